@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite drives (Postfix, miltertest, an unpacked Sendmail) from
+# Debian's packages. Idempotent: a second run only checks. Needs root (CI runs as root).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need=()
+command -v postconf >/dev/null 2>&1 || need+=(postfix)
+command -v miltertest >/dev/null 2>&1 || need+=(miltertest)
+command -v m4 >/dev/null 2>&1 || need+=(m4)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${need[*]}"
+  # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# sendmail-bin conflicts with postfix, so it is unpacked (never installed) into .test-deps/sendmail.
+sm="$here/.test-deps/sendmail"
+if [ ! -x "$sm/usr/libexec/sendmail/sendmail" ]; then
+  echo "install-test-deps: unpacking Sendmail into $sm"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && chmod 777 "$tmp" && apt-get download sendmail-bin sendmail-base sendmail-cf libwrap0 >/dev/null)
+  mkdir -p "$sm"
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$sm"; done
+  rm -rf "$tmp"
+fi
+# The binary is setgid mail; while the bit is set the loader ignores LD_LIBRARY_PATH, which the
+# unpacked libwrap0 needs.
+chmod g-s "$sm/usr/libexec/sendmail/sendmail"
+echo "install-test-deps: postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3), miltertest, sendmail unpacked"

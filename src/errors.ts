@@ -1,0 +1,28 @@
+// The table of Floodgate's stable error codes and the base class every layer's error extends.
+
+/**
+ * Every code Floodgate logs or exits with, and what it means. The README's "Error codes" table is
+ * checked against this object by a unit test, so the two cannot drift apart.
+ */
+export const ERROR_CODES = {
+  FG_ERR_FRAME: 'a milter packet had an invalid length (zero, or over the frame limit)',
+  FG_ERR_COMMAND: 'a milter command was malformed, unknown, or out of place',
+  FG_ERR_NEGOTIATION: 'option negotiation with the MTA failed (version or flags)',
+  FG_ERR_TIMEOUT: 'the MTA stalled in the middle of a packet or stayed idle past the limit',
+  FG_ERR_HANDLER: 'a stage handler threw; the configured fail-safe verdict was sent',
+  FG_ERR_REPLY: 'a reply could not be encoded (bad SMTP code, enhanced status or text)',
+  FG_ERR_LISTEN: 'the listen address is invalid or the socket could not be set up',
+  FG_ERR_CONFIG: 'the configuration file is unreadable or invalid',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class FloodgateError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}

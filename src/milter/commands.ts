@@ -1,0 +1,130 @@
+// Decodes one milter packet from the MTA into a tagged union; pure, no I/O.
+import { Cmd, Family } from './constants';
+import { MilterProtocolError } from './errors';
+import type { Frame } from './frame-decoder';
+
+export type ClientFamily = 'unknown' | 'unix' | 'inet' | 'inet6';
+
+export type MilterCommand =
+  | { kind: 'optneg'; version: number; actions: number; protocol: number }
+  | { kind: 'macro'; forCommand: number; macros: Record<string, string> }
+  | { kind: 'connect'; hostname: string; family: ClientFamily; port: number; address: string }
+  | { kind: 'helo'; name: string }
+  | { kind: 'mail'; sender: string; args: string[] }
+  | { kind: 'rcpt'; recipient: string; args: string[] }
+  | { kind: 'data' }
+  | { kind: 'header'; name: string; value: string }
+  | { kind: 'eoh' }
+  | { kind: 'body'; chunk: Buffer }
+  | { kind: 'eom'; chunk: Buffer }
+  | { kind: 'abort' }
+  | { kind: 'quit' }
+  | { kind: 'quitNewConnection' }
+  | { kind: 'unknown'; line: string };
+
+export type CommandKind = MilterCommand['kind'];
+
+/** Decodes a complete packet (command byte first). Throws MilterProtocolError on malformed input. */
+export function decodeCommand(frame: Frame): MilterCommand {
+  const data = frame.subarray(1);
+  switch (frame[0]) {
+    case Cmd.OPTNEG:
+      if (data.length < 12) throw malformed('OPTNEG', `needs 12 bytes, got ${data.length}`);
+      return { kind: 'optneg', version: data.readUInt32BE(0), actions: data.readUInt32BE(4), protocol: data.readUInt32BE(8) };
+    case Cmd.MACRO:
+      return decodeMacro(data);
+    case Cmd.CONNECT:
+      return decodeConnect(data);
+    case Cmd.HELO:
+      return { kind: 'helo', name: single('HELO', data) };
+    case Cmd.MAIL: {
+      const [sender, ...args] = stringArray('MAIL', data);
+      return { kind: 'mail', sender, args };
+    }
+    case Cmd.RCPT: {
+      const [recipient, ...args] = stringArray('RCPT', data);
+      return { kind: 'rcpt', recipient, args };
+    }
+    case Cmd.DATA:
+      return { kind: 'data' };
+    case Cmd.HEADER: {
+      const fields = cStrings('HEADER', data);
+      if (fields.length !== 2) throw malformed('HEADER', `needs name and value, got ${fields.length} strings`);
+      return { kind: 'header', name: fields[0], value: fields[1] };
+    }
+    case Cmd.EOH:
+      return { kind: 'eoh' };
+    case Cmd.BODY:
+      return { kind: 'body', chunk: data };
+    case Cmd.BODYEOB:
+      // Neither MTA sends data with it; libmilter would treat any as a last body chunk, so keep it.
+      return { kind: 'eom', chunk: data };
+    case Cmd.ABORT:
+      return { kind: 'abort' };
+    case Cmd.QUIT:
+      return { kind: 'quit' };
+    case Cmd.QUIT_NC:
+      return { kind: 'quitNewConnection' };
+    case Cmd.UNKNOWN:
+      return { kind: 'unknown', line: single('UNKNOWN', data) };
+    default:
+      throw new MilterProtocolError('FG_ERR_COMMAND', `unknown command byte 0x${frame[0].toString(16).padStart(2, '0')}`);
+  }
+}
+
+function decodeMacro(data: Buffer): MilterCommand {
+  if (data.length < 1) throw malformed('MACRO', 'no command byte');
+  // Postfix often sends the command byte alone (no pairs); that is a valid, empty macro set.
+  const strings = cStrings('MACRO', data.subarray(1));
+  if (strings.length % 2 !== 0) throw malformed('MACRO', `odd number of strings (${strings.length})`);
+  const macros: Record<string, string> = Object.create(null);
+  for (let i = 0; i < strings.length; i += 2) macros[strings[i]] = strings[i + 1];
+  return { kind: 'macro', forCommand: data[0], macros };
+}
+
+function decodeConnect(data: Buffer): MilterCommand {
+  const nul = data.indexOf(0);
+  if (nul < 0) throw malformed('CONNECT', 'hostname is not NUL-terminated');
+  const hostname = data.toString('utf8', 0, nul);
+  if (nul + 1 >= data.length) throw malformed('CONNECT', 'no address family');
+  const familyByte = data[nul + 1];
+  if (familyByte === Family.UNKNOWN) return { kind: 'connect', hostname, family: 'unknown', port: 0, address: '' };
+  const family = familyByte === Family.INET ? 'inet' : familyByte === Family.INET6 ? 'inet6' : familyByte === Family.UNIX ? 'unix' : undefined;
+  if (!family) throw malformed('CONNECT', `bad address family 0x${familyByte.toString(16)}`);
+  const rest = data.subarray(nul + 2);
+  if (rest.length < 3) throw malformed('CONNECT', 'port or address missing');
+  const port = rest.readUInt16BE(0);
+  let address = single('CONNECT', rest.subarray(2));
+  // Sendmail writes IPv6 peers as "IPv6:2001:db8::1", Postfix bare; libmilter strips the prefix too.
+  if (family === 'inet6') address = address.replace(/^IPv6:/i, '').replace(/^\[(.*)\]$/, '$1');
+  return { kind: 'connect', hostname, family, port, address };
+}
+
+/** Splits NUL-terminated strings running to the end of the packet, keeping empty ones (`<>`, ""). */
+function cStrings(what: string, data: Buffer): string[] {
+  if (data.length === 0) return [];
+  if (data[data.length - 1] !== 0) throw malformed(what, 'last string is not NUL-terminated');
+  const out: string[] = [];
+  let start = 0;
+  for (let nul = data.indexOf(0, start); nul !== -1; nul = data.indexOf(0, start)) {
+    out.push(data.toString('utf8', start, nul));
+    start = nul + 1;
+  }
+  return out;
+}
+
+function single(what: string, data: Buffer): string {
+  const strings = cStrings(what, data);
+  if (strings.length !== 1) throw malformed(what, `expected one NUL-terminated string, got ${strings.length}`);
+  return strings[0];
+}
+
+function stringArray(what: string, data: Buffer): [string, ...string[]] {
+  const strings = cStrings(what, data);
+  if (strings.length === 0) throw malformed(what, 'no address');
+  return strings as [string, ...string[]];
+}
+
+function malformed(what: string, why: string): MilterProtocolError {
+  return new MilterProtocolError('FG_ERR_COMMAND', `malformed ${what}: ${why}`);
+}

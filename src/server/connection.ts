@@ -1,0 +1,116 @@
+// Binds one MTA socket to one MilterSession: reassembles frames, serialises commands, owns deadlines.
+import type { Socket } from 'node:net';
+import { decodeCommand, type MilterCommand } from '../milter/commands';
+import { FrameDecoder } from '../milter/frame-decoder';
+import { FloodgateError } from '../errors';
+import { MilterSession, type SessionOptions } from '../session/session';
+import type { MilterHandler } from '../session/handler';
+
+export interface ConnectionLimits {
+  /** Largest packet accepted from the MTA. */
+  maxFrameBytes: number;
+  /** Longest silence while a packet is incomplete (an MTA never pauses mid-packet). */
+  frameTimeoutMs: number;
+  /** Longest silence between packets; long, because MTAs keep the socket open during DATA transfer. */
+  idleTimeoutMs: number;
+}
+
+export interface ConnectionEvents {
+  protocolError(connectionId: string, error: FloodgateError): void;
+  closed(connectionId: string): void;
+}
+
+/** Queued commands beyond this pause reading: a lock-step MTA never has more than a few in flight. */
+const MAX_QUEUED_COMMANDS = 64;
+
+export class MilterConnection {
+  private readonly decoder: FrameDecoder;
+  private readonly session: MilterSession;
+  private readonly queue: MilterCommand[] = [];
+  private pumping = false;
+  private midFrame = false;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: Socket,
+    handler: MilterHandler,
+    sessionOptions: SessionOptions,
+    private readonly limits: ConnectionLimits,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.decoder = new FrameDecoder(limits.maxFrameBytes);
+    this.session = new MilterSession(id, handler, (bytes) => this.write(bytes), sessionOptions);
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('timeout', () => this.fail(new FloodgateError('FG_ERR_TIMEOUT', this.midFrame ? 'MTA stalled in the middle of a packet' : 'MTA connection idle too long')));
+    socket.on('error', () => this.socket.destroy());
+    socket.on('close', () => this.onClose());
+  }
+
+  /** True while no command is being handled: a graceful shutdown may close the socket now. */
+  get idle(): boolean {
+    return !this.pumping && this.queue.length === 0;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    let commands: MilterCommand[];
+    try {
+      commands = this.decoder.push(chunk).map(decodeCommand);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    const midFrame = this.decoder.hasPartialFrame;
+    if (midFrame !== this.midFrame) {
+      this.midFrame = midFrame;
+      this.socket.setTimeout(midFrame ? this.limits.frameTimeoutMs : this.limits.idleTimeoutMs);
+    }
+    if (commands.length === 0) return;
+    this.queue.push(...commands);
+    if (this.queue.length > MAX_QUEUED_COMMANDS) this.socket.pause();
+    if (!this.pumping) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.ended) {
+        const cmd = this.queue.shift()!;
+        await this.session.receive(cmd);
+        if (cmd.kind === 'quit') {
+          this.socket.end();
+          this.ended = true;
+        }
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.pumping = false;
+      if (this.socket.isPaused() && !this.ended) this.socket.resume();
+    }
+  }
+
+  private write(bytes: Buffer): void {
+    if (!this.ended && this.socket.writable) this.socket.write(bytes);
+  }
+
+  private fail(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const typed = error instanceof FloodgateError ? error : new FloodgateError('FG_ERR_COMMAND', String(error));
+    this.events.protocolError(this.id, typed);
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.ended = true;
+    this.queue.length = 0;
+    void this.session.dispose().finally(() => this.events.closed(this.id));
+  }
+}

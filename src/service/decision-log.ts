@@ -1,0 +1,36 @@
+// Turns session and server events into log lines: one per decision, one per protocol error.
+import type { FloodgateError } from '../errors';
+import type { Logger } from '../log/logger';
+import type { Decision, SessionContext } from '../session/handler';
+import type { DecisionStage, HandlerStage } from '../session/session';
+import type { ServerEvents } from '../server/milter-server';
+
+export function decisionLog(logger: Logger): ServerEvents {
+  // Continue is the common answer; build its line only when debug is on (it is on the hot path).
+  const debugEnabled = () => logger.isDebugEnabled();
+  return {
+    decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number) {
+      const routine = (verdict.kind === 'continue' || verdict.kind === 'skip') && delayMs === 0;
+      if (routine && !debugEnabled()) return;
+      logger.log(routine ? 'debug' : 'info', 'decision', {
+        conn: ctx.connectionId,
+        stage,
+        verdict: verdict.kind,
+        ...('reply' in verdict && verdict.reply ? { reply: `${verdict.reply.code} ${verdict.reply.ext ?? ''}`.trim() } : {}),
+        ...(delayMs > 0 ? { delay_ms: delayMs } : {}),
+        client: ctx.connect?.address,
+        ...(ctx.message ? { from: ctx.message.sender } : {}),
+      });
+    },
+    handlerError(ctx: SessionContext, stage: HandlerStage, error: unknown, fallback: Decision) {
+      const code = (error as FloodgateError).code ?? 'FG_ERR_HANDLER';
+      logger.error('handler error', { conn: ctx.connectionId, stage, code, error: String((error as Error)?.message ?? error), sent: fallback.kind });
+    },
+    protocolError(connectionId: string, error: FloodgateError) {
+      logger.warn('protocol error, connection closed', { conn: connectionId, code: error.code, error: error.message });
+    },
+    connectionRefused(reason: string, remote: string) {
+      logger.warn('MTA connection refused', { reason, remote });
+    },
+  };
+}

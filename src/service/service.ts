@@ -1,0 +1,82 @@
+// Runs Floodgate: loads configuration, starts the milter server, reloads on SIGHUP, drains on SIGTERM.
+import { loadServiceConfig, type ServiceConfig } from '../config/service-config';
+import { createLogger, type Logger } from '../log/logger';
+import { parseListenAddress } from '../server/listen-address';
+import { MilterServer, type ServerSettings } from '../server/milter-server';
+import type { MilterHandler } from '../session/handler';
+import { decisionLog } from './decision-log';
+
+export interface ServiceOptions {
+  configFile: string | undefined;
+  /** Builds the handler from the loaded configuration; called again on every reload. */
+  handlerFor: (config: ServiceConfig, logger: Logger) => MilterHandler;
+  logStream?: NodeJS.WritableStream;
+}
+
+export class FloodgateService {
+  private constructor(
+    private config: ServiceConfig,
+    private readonly logger: Logger,
+    private readonly server: MilterServer,
+    private readonly options: ServiceOptions,
+  ) {}
+
+  /** Loads configuration (throws ConfigError) and listens (throws ListenError). */
+  static async start(options: ServiceOptions): Promise<FloodgateService> {
+    const config = loadServiceConfig(options.configFile);
+    const logger = createLogger(config.log.level, config.log.format, options.logStream);
+    const address = parseListenAddress(config.listen);
+    const server = new MilterServer(address, options.handlerFor(config, logger), serverSettings(config), decisionLog(logger), config.socket);
+    await server.listen();
+    logger.info('listening', { listen: config.listen, config: config.source, pid: process.pid });
+    return new FloodgateService(config, logger, server, options);
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  /**
+   * Re-reads the configuration. A broken file keeps the running settings and logs why; a changed
+   * listen address or socket needs a restart, which is logged too.
+   */
+  reload(): boolean {
+    let next: ServiceConfig;
+    let handler: MilterHandler;
+    try {
+      next = loadServiceConfig(this.options.configFile);
+      handler = this.options.handlerFor(next, this.logger);
+    } catch (error) {
+      this.logger.error('reload failed, keeping the running configuration', { code: (error as { code?: string }).code, error: (error as Error).message });
+      return false;
+    }
+    if (next.listen !== this.config.listen || JSON.stringify(next.socket) !== JSON.stringify(this.config.socket)) {
+      this.logger.warn('listen address or socket settings changed: restart to apply them', { running: this.config.listen, configured: next.listen });
+    }
+    this.logger.level = next.log.level;
+    this.server.reconfigure(handler, serverSettings(next));
+    this.config = { ...next, listen: this.config.listen, socket: this.config.socket };
+    this.logger.info('configuration reloaded', { config: next.source });
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.logger.info('shutting down', { connections: this.server.connectionCount, grace_ms: this.config.shutdownGraceMs });
+    await this.server.close(this.config.shutdownGraceMs);
+    this.logger.info('stopped');
+    await new Promise<void>((resolve) => {
+      this.logger.once('finish', () => resolve());
+      this.logger.end();
+      setTimeout(resolve, 500).unref();
+    });
+  }
+}
+
+function serverSettings(config: ServiceConfig): ServerSettings {
+  const failDecision = { tempfail: { kind: 'tempfail' }, accept: { kind: 'accept' }, continue: { kind: 'continue' } }[config.onHandlerError] as ServerSettings['session']['failDecision'];
+  return {
+    maxConnections: config.maxConnections,
+    limits: { maxFrameBytes: config.maxFrameBytes, frameTimeoutMs: config.frameTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
+    session: { failDecision, maxDelayMs: config.maxDelayMs, progressIntervalMs: config.progressIntervalMs },
+  };
+}

@@ -1,0 +1,71 @@
+// Macro values the MTA sent, scoped per stage the way libmilter scopes them.
+import { Cmd } from '../milter/constants';
+
+/** Stage slots in the order a session passes through them; a new value for one clears the later ones. */
+const SLOT_OF: Record<number, number> = {
+  [Cmd.CONNECT]: 0,
+  [Cmd.HELO]: 1,
+  [Cmd.MAIL]: 2,
+  [Cmd.RCPT]: 3,
+  [Cmd.DATA]: 4,
+  [Cmd.EOH]: 5,
+  [Cmd.BODYEOB]: 6,
+};
+const MAIL_SLOT = 2;
+
+type MacroSet = Record<string, string>;
+
+/** `{j}` and `j` name the same macro for one-letter names, as in libmilter. */
+export function macroKey(name: string): string {
+  return name.length === 3 && name[0] === '{' && name[2] === '}' ? name[1] : name;
+}
+
+export class MacroStore {
+  private readonly slots: Array<MacroSet | undefined> = new Array(7).fill(undefined);
+  /** Macros sent with HEADER, BODY or UNKNOWN (Postfix): valid for that one command only. */
+  private transient: MacroSet | undefined;
+
+  set(forCommand: number, macros: MacroSet): void {
+    const normalised: MacroSet = Object.create(null);
+    for (const name in macros) normalised[macroKey(name)] = macros[name];
+    const slot = SLOT_OF[forCommand];
+    if (slot === undefined) {
+      this.transient = normalised;
+      return;
+    }
+    this.slots[slot] = normalised;
+    for (let later = slot + 1; later < this.slots.length; later++) this.slots[later] = undefined;
+  }
+
+  /** The most recent value of a macro, searching from the latest stage back to CONNECT. */
+  get(name: string): string | undefined {
+    const key = macroKey(name);
+    if (this.transient && key in this.transient) return this.transient[key];
+    for (let slot = this.slots.length - 1; slot >= 0; slot--) {
+      const set = this.slots[slot];
+      if (set && key in set) return set[key];
+    }
+    return undefined;
+  }
+
+  /** Ends the validity of per-command macros; called once that command has been handled. */
+  clearTransient(): void {
+    this.transient = undefined;
+  }
+
+  /** Forgets the message's macros (MAIL onward), keeping connection and HELO ones. */
+  resetMessage(): void {
+    for (let slot = MAIL_SLOT; slot < this.slots.length; slot++) this.slots[slot] = undefined;
+    this.transient = undefined;
+  }
+
+  resetAll(): void {
+    this.slots.fill(undefined);
+    this.transient = undefined;
+  }
+
+  /** Every current value, later stages overriding earlier ones (for logs and `simulate`). */
+  snapshot(): MacroSet {
+    return Object.assign({}, ...this.slots.filter(Boolean), this.transient ?? {});
+  }
+}

@@ -1,0 +1,277 @@
+// One MTA connection's protocol state: negotiates, tracks envelope and macros, asks the handler, answers.
+import type { MilterCommand } from '../milter/commands';
+import { Action, Cmd, Proto } from '../milter/constants';
+import { MilterProtocolError, ReplyEncodingError } from '../milter/errors';
+import { expectsReply, negotiate, type EventStage, type Negotiated, type Transport } from '../milter/negotiation';
+import { encodeReply, type MilterReply, type Modification } from '../milter/replies';
+import type { BodyVerdict, ConnectInfo, Decision, EomResult, MessageState, MilterHandler, SessionContext, Verdict } from './handler';
+import { MacroStore } from './macros';
+
+export type DecisionStage = EventStage | 'eom';
+/** Where a handler error happened: a deciding stage or one of the clean-up callbacks. */
+export type HandlerStage = DecisionStage | 'abort' | 'close';
+
+export interface SessionObserver {
+  /** Every answer given to the MTA, with the delay applied before it (0 when none). */
+  decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number): void;
+  /** A handler threw or returned something unusable; `fallback` was sent instead. */
+  handlerError(ctx: SessionContext, stage: HandlerStage, error: unknown, fallback: Decision): void;
+}
+
+export interface SessionOptions {
+  transport: Transport;
+  /** Sent when a handler throws or returns a verdict that cannot be encoded. */
+  failDecision: Decision;
+  /** Longest tarpit; longer delays are cut to this (MTAs give up waiting: Postfix 30 s, Sendmail often 10 s). */
+  maxDelayMs: number;
+  /** Interval of keep-alive `progress` packets during a delay, where the MTA accepts them. */
+  progressIntervalMs: number;
+  observer?: SessionObserver;
+}
+
+/** The SMFIF_* action each modification needs; MTAs apply unnegotiated ones but log the milter as lying. */
+const REQUIRED_ACTION: Record<Modification['kind'], number> = {
+  addHeader: Action.ADDHDRS,
+  insertHeader: Action.ADDHDRS,
+  changeHeader: Action.CHGHDRS,
+  addRecipient: Action.ADDRCPT,
+  deleteRecipient: Action.DELRCPT,
+  changeSender: Action.CHGFROM,
+  replaceBody: Action.CHGBODY,
+  quarantine: Action.QUARANTINE,
+};
+
+export class MilterSession implements SessionContext {
+  readonly macros = new MacroStore();
+  connect: ConnectInfo | undefined;
+  helo: string | undefined;
+  message: MessageState | undefined;
+  mta: SessionContext['mta'] = 'unknown';
+  private negotiated: Negotiated | undefined;
+  private messageCount = 0;
+  private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly connectionId: string,
+    private readonly handler: MilterHandler,
+    private readonly send: (bytes: Buffer) => void,
+    private readonly options: SessionOptions,
+  ) {}
+
+  macro(name: string): string | undefined {
+    return this.macros.get(name);
+  }
+
+  /** Handles one command; resolves once its answer (if any) has been written. */
+  async receive(cmd: MilterCommand): Promise<void> {
+    if (!this.negotiated && cmd.kind !== 'optneg') {
+      throw new MilterProtocolError('FG_ERR_COMMAND', `${cmd.kind} before option negotiation`);
+    }
+    switch (cmd.kind) {
+      case 'optneg':
+        return this.onOptneg(cmd);
+      case 'macro':
+        this.macros.set(cmd.forCommand, cmd.macros);
+        if (cmd.forCommand === Cmd.CONNECT) this.mta = detectMta(cmd.macros) ?? this.mta;
+        return;
+      case 'connect':
+        this.connect = { hostname: cmd.hostname, family: cmd.family, address: cmd.address, port: cmd.port };
+        this.helo = undefined;
+        this.message = undefined;
+        return this.decide('connect', () => this.handler.connect?.(this));
+      case 'helo':
+        // A repeated HELO (after STARTTLS or RSET) ends any open message.
+        await this.endMessage();
+        this.helo = cmd.name;
+        return this.decide('helo', () => this.handler.helo?.(this, cmd.name));
+      case 'mail':
+        await this.endMessage();
+        this.message = { index: ++this.messageCount, sender: cmd.sender, senderArgs: cmd.args, recipients: [], headerCount: 0, bodyBytes: 0 };
+        return this.decide('mail', () => this.handler.mail?.(this, cmd.sender, cmd.args));
+      case 'rcpt':
+        return this.decide('rcpt', () => this.handler.rcpt?.(this, cmd.recipient, cmd.args), (decision) => {
+          // With RCPT_REJ the MTA also shows recipients it refused itself ({rcpt_mailer} = error).
+          const refusedByMta = this.macros.get('{rcpt_mailer}') === 'error';
+          if (this.message && !refusedByMta && (decision.kind === 'continue' || decision.kind === 'accept')) this.message.recipients.push(cmd.recipient);
+        });
+      case 'data':
+        return this.decide('data', () => this.handler.data?.(this));
+      case 'header':
+        if (this.message) this.message.headerCount++;
+        return this.decide('header', () => this.handler.header?.(this, cmd.name, cmd.value));
+      case 'eoh':
+        return this.decide('eoh', () => this.handler.eoh?.(this));
+      case 'body':
+        if (this.message) this.message.bodyBytes += cmd.chunk.length;
+        return this.decide('body', () => this.handler.body?.(this, cmd.chunk));
+      case 'eom':
+        if (this.message) this.message.bodyBytes += cmd.chunk.length;
+        return this.onEom();
+      case 'unknown':
+        return this.decide('unknown', () => this.handler.unknown?.(this, cmd.line));
+      case 'abort':
+        // Postfix sends ABORT after every transaction, sometimes twice: it must be idempotent.
+        return this.endMessage();
+      case 'quitNewConnection':
+        // The MTA keeps this socket for a new SMTP session: reset everything but the negotiation.
+        await this.endConnection();
+        this.macros.resetAll();
+        this.connect = undefined;
+        this.helo = undefined;
+        return;
+      case 'quit':
+        return this.endConnection();
+    }
+  }
+
+  /** Called by the connection adapter when the socket is gone: cancels tarpits, runs cleanup once. */
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.endConnection();
+  }
+
+  private onOptneg(cmd: Extract<MilterCommand, { kind: 'optneg' }>): void {
+    if (this.negotiated) throw new MilterProtocolError('FG_ERR_COMMAND', 'second option negotiation on one connection');
+    this.negotiated = negotiate(cmd, this.handler.needs(), this.options.transport);
+    this.send(encodeReply({ kind: 'negotiate', ...this.negotiated }));
+  }
+
+  private async decide(
+    stage: EventStage,
+    call: () => Verdict | BodyVerdict | undefined | Promise<Verdict | BodyVerdict | undefined>,
+    after?: (decision: Decision) => void,
+  ): Promise<void> {
+    let verdict: Verdict | BodyVerdict;
+    try {
+      verdict = (await call()) ?? { kind: 'continue' };
+    } catch (error) {
+      verdict = this.fallback(stage, error);
+    }
+    const replyExpected = expectsReply(this.negotiated!, stage);
+    const delayMs = verdict.kind === 'delay' ? await this.wait(verdict.seconds, replyExpected && this.mta === 'postfix') : 0;
+    const decision = verdict.kind === 'delay' ? verdict.then : verdict;
+    if (this.closed) return;
+    after?.(decision.kind === 'skip' ? { kind: 'continue' } : decision);
+    if (!replyExpected) return;
+    const sent = this.answer(stage, decision);
+    this.options.observer?.decision(this, stage, sent, delayMs);
+    this.macros.clearTransient();
+  }
+
+  private async onEom(): Promise<void> {
+    let result: EomResult;
+    try {
+      result = (await this.handler.eom?.(this)) ?? { verdict: { kind: 'continue' } };
+    } catch (error) {
+      result = { verdict: this.fallback('eom', error) };
+    }
+    const { verdict } = result;
+    // Progress is accepted by both MTAs while they wait for the end-of-message answer.
+    const delayMs = verdict.kind === 'delay' ? await this.wait(verdict.seconds, true) : 0;
+    if (this.closed) return;
+    for (const mod of result.modifications ?? []) this.sendModification(mod);
+    const sent = this.answer('eom', verdict.kind === 'delay' ? verdict.then : verdict);
+    this.options.observer?.decision(this, 'eom', sent, delayMs);
+    this.message = undefined;
+    this.macros.resetMessage();
+  }
+
+  /** Encodes and sends the decision; a reply the MTA could not parse is replaced by the fail decision. */
+  private answer(stage: DecisionStage, decision: Decision | { kind: 'skip' }): Decision | { kind: 'skip' } {
+    if (decision.kind === 'skip' && (this.negotiated!.protocol & Proto.SKIP) === 0) decision = { kind: 'continue' };
+    if (decision.kind === 'discard' && (stage === 'connect' || stage === 'helo')) decision = { kind: 'continue' };
+    try {
+      this.send(encodeReply(toReply(decision)));
+      return decision;
+    } catch (error) {
+      const fallback = this.fallback(stage, error);
+      this.send(encodeReply(toReply(fallback)));
+      return fallback;
+    }
+  }
+
+  private sendModification(mod: Modification): void {
+    const needed = REQUIRED_ACTION[mod.kind];
+    if ((this.negotiated!.actions & needed) === 0) {
+      this.options.observer?.handlerError(this, 'eom', new ReplyEncodingError(`${mod.kind} was not negotiated`), { kind: 'continue' });
+      return;
+    }
+    try {
+      this.send(encodeReply(mod));
+    } catch (error) {
+      this.options.observer?.handlerError(this, 'eom', error, { kind: 'continue' });
+    }
+  }
+
+  private fallback(stage: DecisionStage, error: unknown): Decision {
+    const decision = this.options.failDecision;
+    this.options.observer?.handlerError(this, stage, error, decision);
+    return decision;
+  }
+
+  /** A non-blocking tarpit, with keep-alive progress packets where the MTA allows them. */
+  private wait(seconds: number, progressAllowed: boolean): Promise<number> {
+    const ms = Math.max(0, Math.min(seconds * 1000, this.options.maxDelayMs));
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const finish = setTimeout(() => {
+        this.timers.delete(finish);
+        if (keepAlive) {
+          clearInterval(keepAlive);
+          this.timers.delete(keepAlive);
+        }
+        resolve(Date.now() - started);
+      }, ms);
+      this.timers.add(finish);
+      let keepAlive: NodeJS.Timeout | undefined;
+      if (progressAllowed && ms > this.options.progressIntervalMs) {
+        keepAlive = setInterval(() => this.send(encodeReply({ kind: 'progress' })), this.options.progressIntervalMs);
+        this.timers.add(keepAlive);
+      }
+    });
+  }
+
+  private async endMessage(): Promise<void> {
+    if (!this.message) return;
+    this.macros.resetMessage();
+    this.message = undefined;
+    await this.safely('abort', () => this.handler.abort?.(this));
+  }
+
+  private async endConnection(): Promise<void> {
+    await this.endMessage();
+    if (this.closed) return;
+    this.closed = true;
+    await this.safely('close', () => this.handler.close?.(this));
+  }
+
+  private async safely(stage: HandlerStage, call: () => unknown): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      this.options.observer?.handlerError(this, stage, error, { kind: 'continue' });
+    }
+  }
+}
+
+function toReply(decision: Decision | { kind: 'skip' }): MilterReply {
+  if ((decision.kind === 'reject' || decision.kind === 'tempfail') && decision.reply) {
+    const expectedClass = decision.kind === 'reject' ? '5' : '4';
+    // libmilter sends a custom text only when its class matches the decision; so do we, loudly.
+    if (decision.reply.code[0] !== expectedClass) {
+      throw new ReplyEncodingError(`${decision.kind} with reply code ${decision.reply.code}`);
+    }
+    return { kind: 'replycode', reply: decision.reply };
+  }
+  return { kind: decision.kind } as MilterReply;
+}
+
+/** Postfix names itself in macro `v` ("Postfix 3.7.11"); Sendmail sends no `v` by default. */
+function detectMta(macros: Record<string, string>): SessionContext['mta'] | undefined {
+  const v = macros.v ?? macros['{v}'];
+  if (v === undefined) return macros.j !== undefined ? 'sendmail' : undefined;
+  return /^postfix/i.test(v) ? 'postfix' : /sendmail/i.test(v) ? 'sendmail' : 'unknown';
+}
