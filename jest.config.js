@@ -1,5 +1,5 @@
 // Three projects: unit (pure modules), integration (real server on loopback), e2e (real MTAs).
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', }];
 const base = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest } };
 module.exports = {
   projects: [

@@ -1,0 +1,89 @@
+// The `floodgate` command as a real child process: exit codes, start-up, SIGHUP reload, SIGTERM drain.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MtaClient } from '../support/mta-client';
+import { freePort } from '../support/ports';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run test:full does)`);
+});
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FLOODGATE_CONFIG: '' } });
+}
+
+test('--version, --help and usage errors have stable exit codes', () => {
+  expect(cli('--version')).toMatchObject({ status: 0, stdout: expect.stringMatching(/^floodgate \d+\.\d+\.\d+\n$/) });
+  expect(cli('--help')).toMatchObject({ status: 0, stdout: expect.stringContaining('Usage: floodgate') });
+  expect(cli('frobnicate').status).toBe(64);
+  expect(cli('run', '--no-such-flag').status).toBe(64);
+});
+
+test('a broken configuration exits 78 and names every problem with file:line:column', () => {
+  const file = join(dir, 'broken.yml');
+  writeFileSync(file, 'listen: inet:127.0.0.1:1\nlimits:\n  max_conections: 5\nlog:\n  level: loud\n');
+  const result = cli('run', '--config', file);
+  expect(result.status).toBe(78);
+  expect(result.stderr).toContain(`${file}:3:3: unknown field "max_conections" in limits`);
+  expect(result.stderr).toContain(`${file}:5:10: log.level must be one of`);
+});
+
+test('an unusable listen address exits 1 with FG_ERR_LISTEN', () => {
+  const file = join(dir, 'relative.yml');
+  writeFileSync(file, 'listen: unix:relative.sock\n');
+  const result = cli('run', '-c', file);
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('must be absolute');
+});
+
+test('run serves MTAs, survives a broken reload, applies a good one, and drains on SIGTERM', async () => {
+  const port = await freePort();
+  const file = join(dir, 'floodgate.yml');
+  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  format: json\n`);
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const logged = async (text: string) => {
+    const deadline = Date.now() + 5000;
+    while (!stderr.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await logged('"listening"');
+
+  const mta = await MtaClient.open({ port });
+  await mta.negotiate();
+  mta.send('T');
+  expect((await mta.reply()).code).toBe('c');
+
+  writeFileSync(file, 'listen: [unclosed\n');
+  child.kill('SIGHUP');
+  await logged('reload failed, keeping the running configuration');
+  expect(stderr).toContain('FG_ERR_CONFIG');
+
+  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  level: debug\n`);
+  child.kill('SIGHUP');
+  await logged('configuration reloaded');
+  mta.send('T');
+  expect((await mta.reply()).code).toBe('c');
+  await logged('"verdict":"continue"'); // debug level now logs routine decisions
+
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  await logged('shutting down');
+  mta.send('Q'); // the open session ends; the service then stops without waiting for the grace period
+  expect(await exited).toBe(0);
+  expect(stderr).toContain('"stopped"');
+});
