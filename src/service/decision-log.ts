@@ -8,7 +8,16 @@ import type { ServerEvents } from '../server/milter-server';
 export function decisionLog(logger: Logger): ServerEvents {
   // Continue is the common answer; build its line only when debug is on (it is on the hot path).
   const debugEnabled = () => logger.isDebugEnabled();
+  const hex = (n: number) => `0x${n.toString(16)}`;
   return {
+    negotiated(ctx, offer, answer) {
+      if (!debugEnabled()) return;
+      logger.debug('negotiated', {
+        conn: ctx.connectionId,
+        offer: { version: offer.version, actions: hex(offer.actions), protocol: hex(offer.protocol) },
+        answer: { version: answer.version, actions: hex(answer.actions), protocol: hex(answer.protocol) },
+      });
+    },
     decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number) {
       const routine = (verdict.kind === 'continue' || verdict.kind === 'skip') && delayMs === 0;
       if (routine && !debugEnabled()) return;

@@ -12,6 +12,8 @@ export type DecisionStage = EventStage | 'eom';
 export type HandlerStage = DecisionStage | 'abort' | 'close';
 
 export interface SessionObserver {
+  /** The MTA's offer and our answer, once per connection (what an operator debugging an MTA needs). */
+  negotiated?(ctx: SessionContext, offer: { version: number; actions: number; protocol: number }, answer: Negotiated): void;
   /** Every answer given to the MTA, with the delay applied before it (0 when none). */
   decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number): void;
   /** A handler threw or returned something unusable; `fallback` was sent instead. */
@@ -137,6 +139,7 @@ export class MilterSession implements SessionContext {
     if (this.negotiated) throw new MilterProtocolError('FG_ERR_COMMAND', 'second option negotiation on one connection');
     this.negotiated = negotiate(cmd, this.handler.needs(), this.options.transport);
     this.send(encodeReply({ kind: 'negotiate', ...this.negotiated }));
+    this.options.observer?.negotiated?.(this, { version: cmd.version, actions: cmd.actions, protocol: cmd.protocol }, this.negotiated);
   }
 
   private async decide(
