@@ -15,7 +15,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 /** Converts a schema-checked duration to milliseconds. */
 export function durationMs(value: number | string): number {
   if (typeof value === 'number') return value * 1000;
-  const match = /^([0-9.]+)([a-z]+)$/.exec(value);
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(value);
   if (!match) throw new Error(`not a duration: ${value}`);
   return Number(match[1]) * UNIT_MS[match[2]];
 }

@@ -105,7 +105,7 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     onHandlerError: raw.on_handler_error ?? 'tempfail',
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' },
   };
-  return config;
+  return Object.freeze({ ...config, socket: Object.freeze(config.socket), log: Object.freeze(config.log) });
 }
 
 export function loadServiceConfig(file: string | undefined): ServiceConfig {

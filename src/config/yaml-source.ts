@@ -30,7 +30,7 @@ export function loadYaml<T>(text: string, file: string, validate: ValidateFuncti
 
 /** Where in the text the offending value (or, for a missing or extra key, its parent map) starts. */
 function offsetOf(doc: Document, error: ErrorObject): number {
-  const path = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = pathSegments(error.instancePath);
   if (error.keyword === 'additionalProperties') {
     const extra = (error.params as { additionalProperty: string }).additionalProperty;
     const parent = doc.getIn(path, true) as Node | undefined;
@@ -49,8 +49,13 @@ function offsetOf(doc: Document, error: ErrorObject): number {
   return (node as Node | null)?.range?.[0] ?? 0;
 }
 
+/** JSON-pointer segments with their ~1 and ~0 escapes undone. */
+function pathSegments(pointer: string): string[] {
+  return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
 function describe(e: ErrorObject): string {
-  const where = e.instancePath === '' ? 'top level' : e.instancePath.slice(1).replace(/\//g, '.');
+  const where = e.instancePath === '' ? 'top level' : pathSegments(e.instancePath).join('.');
   switch (e.keyword) {
     case 'additionalProperties':
       return `unknown field "${(e.params as { additionalProperty: string }).additionalProperty}" in ${where}`;
@@ -63,10 +68,11 @@ function describe(e: ErrorObject): string {
   }
 }
 
+/** One problem per position: a value failing a oneOf also fails each branch; the first is the most specific. */
 function dedupe(problems: SourceProblem[]): SourceProblem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
-    const key = `${p.line}:${p.column}:${p.message}`;
+    const key = `${p.line}:${p.column}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -26,6 +26,7 @@ export type CommandKind = MilterCommand['kind'];
 
 /** Decodes a complete packet (command byte first). Throws MilterProtocolError on malformed input. */
 export function decodeCommand(frame: Frame): MilterCommand {
+  if (frame.length === 0) throw new MilterProtocolError('FG_ERR_COMMAND', 'empty packet (no command byte)');
   const data = frame.subarray(1);
   switch (frame[0]) {
     case Cmd.OPTNEG:

@@ -37,10 +37,12 @@ export function formatReplyText(reply: SmtpReply): string {
   return lines
     .map((line, i) => {
       if (/[\r\n\0]/.test(line)) throw new ReplyEncodingError('reply line contains CR, LF or NUL');
-      if (line.length > MAX_REPLY_LINE_LENGTH) throw new ReplyEncodingError(`reply line longer than ${MAX_REPLY_LINE_LENGTH} characters`);
+      // Sendmail reads the text as a format string and Postfix drops a lone %, so double every %;
+      // libmilter measures its line limit on the escaped text, so do we.
+      const escaped = line.replace(/%/g, '%%');
+      if (escaped.length > MAX_REPLY_LINE_LENGTH) throw new ReplyEncodingError(`reply line longer than ${MAX_REPLY_LINE_LENGTH} characters once % is doubled`);
       const separator = i === lines.length - 1 ? ' ' : '-';
-      // Sendmail reads the text as a format string and Postfix drops a lone %, so double every %.
-      return `${code}${separator}${prefix}${line.replace(/%/g, '%%')}`;
+      return `${code}${separator}${prefix}${escaped}`;
     })
     .join('\r\n');
 }

@@ -34,6 +34,8 @@ export class MacroStore {
       return;
     }
     this.slots[slot] = normalised;
+    // Per-command macros of an earlier HEADER/BODY must not hide this stage's values.
+    this.transient = undefined;
     for (let later = slot + 1; later < this.slots.length; later++) this.slots[later] = undefined;
   }
 

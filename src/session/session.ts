@@ -158,10 +158,10 @@ export class MilterSession implements SessionContext {
     const decision = verdict.kind === 'delay' ? verdict.then : verdict;
     if (this.closed) return;
     after?.(decision.kind === 'skip' ? { kind: 'continue' } : decision);
+    this.macros.clearTransient();
     if (!replyExpected) return;
     const sent = this.answer(stage, decision);
     this.options.observer?.decision(this, stage, sent, delayMs);
-    this.macros.clearTransient();
   }
 
   private async onEom(): Promise<void> {
