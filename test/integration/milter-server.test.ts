@@ -171,6 +171,18 @@ describe('deadlines, limits and shutdown', () => {
   });
 });
 
+describe('milter server on IPv6 loopback', () => {
+  test('listens on inet:[::1]:PORT and serves an MTA', async () => {
+    const { server } = await startMilter(verdictHandler(), { kind: 'tcp', host: '::1', port: 0 });
+    const mta = await MtaClient.open({ port: server.port, host: '::1' });
+    await mta.negotiate();
+    mta.connectInfo('v6.example', '2001:db8::7');
+    expect((await mta.reply()).code).toBe('c');
+    mta.close();
+    await server.close(100);
+  });
+});
+
 describe('milter server on a unix socket', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-unix-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
