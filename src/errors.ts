@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   FG_ERR_REPLY: 'a reply could not be encoded (bad SMTP code, enhanced status or text)',
   FG_ERR_LISTEN: 'the listen address is invalid or the socket could not be set up',
   FG_ERR_CONFIG: 'the configuration file is unreadable or invalid',
+  FG_ERR_STORE_UNAVAILABLE: 'the score store failed or did not answer in time',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

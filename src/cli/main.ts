@@ -3,18 +3,30 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DURATION_PATTERN, durationMs } from '../config/duration';
+import { loadServiceConfig, type ServiceConfig } from '../config/service-config';
 import { FloodgateError } from '../errors';
-import { passThroughHandler } from '../service/pass-through-handler';
-import { FloodgateService } from '../service/service';
+import { loadRuleSet } from '../rules/loader';
+import { startFloodgate } from '../service/scoring-service';
+import { checkRules } from './check-rules';
+import { runScores, scoresRequest, SCORES_USAGE } from './scores';
+import { simulate } from './simulate';
 
 const PACKAGE_ROOT = join(__dirname, '..', '..');
+const SHIPPED_RULES = join(PACKAGE_ROOT, 'rules', 'default.yml');
 
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, UNAVAILABLE: 69, CONFIG: 78 } as const;
 
 const HELP = `Usage: floodgate <command> [options]
 
 Commands:
-  run                 start the milter service
+  run                              start the milter service
+  check-rules [FILE] [--strict]    validate a rules file (default: the configured one)
+  scores top [--class C] [-n N]    highest scores (C: ip, network, sender, ip+sender, ...)
+  scores show KEY                  one key's score, e.g. ip:192.0.2.7
+  scores reset KEY                 forget a key's score (the client is let through at once)
+  simulate --ip IP [--helo H] [--from ADDR] [--rcpt ADDR]... [--count N] [--interval 1s] [--rules FILE]
+                                   dry-run sessions against the rules and print every decision
 
 Options:
   -c, --config FILE   configuration file (default: $FLOODGATE_CONFIG, then the shipped
@@ -22,21 +34,36 @@ Options:
   -h, --help          show this help
   -V, --version       print the version
 
-Signals (run): SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.
-Exit codes: 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.
+Signals (run): SIGHUP reloads configuration and rules, SIGTERM/SIGINT drain and stop.
+Exit codes: 0 ok, 1 runtime failure, 2 warnings (check-rules --strict), 64 usage error,
+69 service or store unavailable, 78 configuration or rules error.
 `;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+  strict: { type: 'boolean' },
+  class: { type: 'string' },
+  n: { type: 'string', short: 'n' },
+  ip: { type: 'string' },
+  hostname: { type: 'string' },
+  helo: { type: 'string' },
+  from: { type: 'string' },
+  rcpt: { type: 'string', multiple: true },
+  auth: { type: 'string' },
+  size: { type: 'string' },
+  count: { type: 'string' },
+  interval: { type: 'string' },
+  rules: { type: 'string' },
+} as const;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    process.stderr.write(`floodgate: ${(error as Error).message}\n${HELP}`);
-    return EXIT.USAGE;
+    return usage((error as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.version) {
@@ -48,32 +75,81 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const [command, ...rest] = positionals;
-  if (command !== 'run' || rest.length > 0) {
-    process.stderr.write(command === undefined ? HELP : `floodgate: unknown command ${JSON.stringify(positionals.join(' '))}\n${HELP}`);
-    return EXIT.USAGE;
+  const configFile = values.config ?? (process.env.FLOODGATE_CONFIG || undefined) ?? shippedConfig();
+  try {
+    switch (command) {
+      case 'run':
+        return rest.length > 0 ? usage(`unexpected ${rest.join(' ')}`) : await run(configFile);
+      case 'check-rules': {
+        if (rest.length > 1) return usage('check-rules takes one file');
+        const config = loadServiceConfig(configFile);
+        const file = rest[0] ?? config.rulesFile ?? SHIPPED_RULES;
+        return checkRules(file, process.stdout, process.stderr, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs, strict: values.strict ?? false });
+      }
+      case 'scores': {
+        const request = scoresRequest(rest, { class: values.class, n: values.n });
+        if (!request) return usage(SCORES_USAGE);
+        const response = await runScores(loadServiceConfig(configFile), request, process.stdout);
+        if (response.ok) return EXIT.OK;
+        process.stderr.write(`floodgate: ${response.error}\n`);
+        return EXIT.FAILURE;
+      }
+      case 'simulate':
+        return await runSimulate(loadServiceConfig(configFile), values);
+      default:
+        return command === undefined ? usage() : usage(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    process.stderr.write(`floodgate: ${(error as Error).message}\n`);
+    const code = (error as FloodgateError).code;
+    return code === 'FG_ERR_CONFIG' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
-  return run(values.config ?? process.env.FLOODGATE_CONFIG ?? shippedConfig());
 }
 
 async function run(configFile: string | undefined): Promise<number> {
-  let service: FloodgateService;
-  try {
-    service = await FloodgateService.start({ configFile, handlerFor: () => passThroughHandler() });
-  } catch (error) {
-    process.stderr.write(`floodgate: ${(error as Error).message}\n`);
-    return error instanceof FloodgateError && error.code === 'FG_ERR_CONFIG' ? EXIT.CONFIG : EXIT.FAILURE;
-  }
+  const running = await startFloodgate({ configFile, defaultRulesFile: SHIPPED_RULES });
   return new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => service.reload());
+    process.on('SIGHUP', () => running.service.reload());
     let stopping = false;
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      void service.stop().then(() => resolve(EXIT.OK));
+      void running.stop().then(() => resolve(EXIT.OK));
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+async function runSimulate(config: ServiceConfig, values: { [K in keyof typeof OPTIONS]?: unknown }): Promise<number> {
+  const ip = values.ip as string | undefined;
+  if (!ip) return usage('simulate needs --ip');
+  const count = values.count === undefined ? 1 : Number(values.count);
+  const intervalMs = values.interval === undefined ? 1000 : parseDurationArg(values.interval as string);
+  if (!Number.isInteger(count) || count < 1 || !(intervalMs >= 0)) return usage('--count must be a positive integer and --interval a duration');
+  const ruleSet = loadRuleSet((values.rules as string | undefined) ?? config.rulesFile ?? SHIPPED_RULES, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
+  const session = {
+    ip,
+    hostname: values.hostname as string | undefined,
+    helo: values.helo as string | undefined,
+    from: values.from as string | undefined,
+    rcpts: (values.rcpt as string[] | undefined) ?? [],
+    authUser: values.auth as string | undefined,
+    size: values.size === undefined ? undefined : Number(values.size),
+  };
+  await simulate(ruleSet, session, count, intervalMs, process.stdout);
+  return EXIT.OK;
+}
+
+/** `--interval 5` (seconds) or `--interval 500ms`; NaN when neither. */
+function parseDurationArg(text: string): number {
+  if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return durationMs(Number(text));
+  return new RegExp(DURATION_PATTERN).test(text) ? durationMs(text) : NaN;
+}
+
+function usage(message?: string): number {
+  process.stderr.write(`${message ? `floodgate: ${message}\n` : ''}${HELP}`);
+  return EXIT.USAGE;
 }
 
 function shippedConfig(): string | undefined {

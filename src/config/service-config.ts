@@ -1,5 +1,6 @@
 // The service configuration file (floodgate.yml): schema, defaults, and conversion to typed settings.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { durationMs, durationSchema } from './duration';
 import { compileSchema, loadYaml } from './yaml-source';
@@ -20,6 +21,12 @@ interface ConfigFile {
     shutdown_grace?: Duration;
   };
   on_handler_error?: 'tempfail' | 'accept' | 'continue';
+  rules?: string;
+  state_dir?: string;
+  store?: { backend?: 'level' | 'memory'; timeout?: Duration };
+  on_store_error?: 'tempfail' | 'accept';
+  admin_socket?: string;
+  mta_timeout?: Duration;
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
 }
 
@@ -36,6 +43,15 @@ export interface ServiceConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   onHandlerError: 'tempfail' | 'accept' | 'continue';
+  /** Rules file; undefined means the shipped default (the CLI resolves it). */
+  rulesFile: string | undefined;
+  stateDir: string;
+  storeBackend: 'level' | 'memory';
+  storeTimeoutMs: number;
+  onStoreError: 'tempfail' | 'accept';
+  adminSocket: string;
+  /** The MTA's milter timeout, which tarpit delays must stay under (check-rules warns). */
+  mtaTimeoutMs: number;
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' };
 }
 
@@ -70,6 +86,16 @@ const schema = {
       },
     },
     on_handler_error: { enum: ['tempfail', 'accept', 'continue'] },
+    rules: { type: 'string', minLength: 1 },
+    state_dir: { type: 'string', minLength: 1 },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { backend: { enum: ['level', 'memory'] }, timeout: durationSchema },
+    },
+    on_store_error: { enum: ['tempfail', 'accept'] },
+    admin_socket: { type: 'string', minLength: 1 },
+    mta_timeout: durationSchema,
     log: {
       type: 'object',
       additionalProperties: false,
@@ -87,6 +113,9 @@ const validate = compileSchema<ConfigFile>(schema);
 export function parseServiceConfig(text: string, file: string): ServiceConfig {
   const raw = loadYaml(text, file, validate);
   const limits = raw.limits ?? {};
+  // Relative paths are relative to the configuration file, not to wherever the service was started.
+  const base = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
+  const stateDir = resolve(base, raw.state_dir ?? process.env.STATE_DIRECTORY ?? 'state');
   const config: ServiceConfig = {
     source: file,
     listen: raw.listen ?? DEFAULT_LISTEN,
@@ -103,6 +132,14 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     progressIntervalMs: Math.max(1000, durationMs(limits.progress_interval ?? '5s')),
     shutdownGraceMs: durationMs(limits.shutdown_grace ?? '30s'),
     onHandlerError: raw.on_handler_error ?? 'tempfail',
+    rulesFile: raw.rules === undefined ? undefined : resolve(base, raw.rules),
+    stateDir,
+    storeBackend: raw.store?.backend ?? 'level',
+    storeTimeoutMs: durationMs(raw.store?.timeout ?? '2s'),
+    // A rate limiter that cannot count should not stop the mail: accept unless told otherwise.
+    onStoreError: raw.on_store_error ?? 'accept',
+    adminSocket: resolve(stateDir, raw.admin_socket ?? 'admin.sock'),
+    mtaTimeoutMs: durationMs(raw.mta_timeout ?? '30s'),
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' },
   };
   return Object.freeze({ ...config, socket: Object.freeze(config.socket), log: Object.freeze(config.log) });

@@ -10,6 +10,8 @@ export interface ServiceOptions {
   configFile: string | undefined;
   /** Builds the handler from the loaded configuration; called again on every reload. */
   handlerFor: (config: ServiceConfig, logger: Logger) => MilterHandler;
+  /** Opens what the handler needs (the store) after the configuration is read, before listening. */
+  beforeListen?: (config: ServiceConfig, logger: Logger) => Promise<void>;
   logStream?: NodeJS.WritableStream;
 }
 
@@ -26,6 +28,7 @@ export class FloodgateService {
     const config = loadServiceConfig(options.configFile);
     const logger = createLogger(config.log.level, config.log.format, options.logStream);
     const address = parseListenAddress(config.listen);
+    await options.beforeListen?.(config, logger);
     const server = new MilterServer(address, options.handlerFor(config, logger), serverSettings(config), decisionLog(logger), config.socket);
     await server.listen();
     logger.info('listening', { listen: config.listen, config: config.source, pid: process.pid });
@@ -60,9 +63,17 @@ export class FloodgateService {
     return true;
   }
 
+  get log(): Logger {
+    return this.logger;
+  }
+
+  /** Drains the MTA connections; the caller closes what it opened, then calls finish(). */
   async stop(): Promise<void> {
     this.logger.info('shutting down', { connections: this.server.connectionCount, grace_ms: this.config.shutdownGraceMs });
     await this.server.close(this.config.shutdownGraceMs);
+  }
+
+  async finish(): Promise<void> {
     this.logger.info('stopped');
     await new Promise<void>((resolve) => {
       this.logger.once('finish', () => resolve());

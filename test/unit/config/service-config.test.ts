@@ -27,6 +27,14 @@ const DEFAULTS = {
   progressIntervalMs: 5_000,
   shutdownGraceMs: 30_000,
   onHandlerError: 'tempfail',
+  rulesFile: undefined,
+  // Relative to the working directory when no file is given, else to the file's directory.
+  stateDir: join(process.cwd(), 'state'),
+  storeBackend: 'level',
+  storeTimeoutMs: 2_000,
+  onStoreError: 'accept',
+  adminSocket: join(process.cwd(), 'state', 'admin.sock'),
+  mtaTimeoutMs: 30_000,
   log: { level: 'info', format: 'json' },
 };
 
@@ -62,6 +70,12 @@ describe('values', () => {
     '  progress_interval: 3s',
     '  shutdown_grace: 5m',
     'on_handler_error: accept',
+    'rules: rules.d/local.yml',
+    'state_dir: /var/lib/floodgate',
+    'store: {backend: memory, timeout: 500ms}',
+    'on_store_error: tempfail',
+    'admin_socket: ctl.sock',
+    'mta_timeout: 10s',
     'log: {level: debug, format: text}',
   ].join('\n');
 
@@ -78,6 +92,13 @@ describe('values', () => {
       progressIntervalMs: 3_000,
       shutdownGraceMs: 300_000,
       onHandlerError: 'accept',
+      rulesFile: '/etc/rules.d/local.yml',
+      stateDir: '/var/lib/floodgate',
+      storeBackend: 'memory',
+      storeTimeoutMs: 500,
+      onStoreError: 'tempfail',
+      adminSocket: '/var/lib/floodgate/ctl.sock',
+      mtaTimeoutMs: 10_000,
       log: { level: 'debug', format: 'text' },
     });
   });

@@ -1,0 +1,67 @@
+// Second half of an evaluation: from the keys' new scores to one verdict and its side actions. Pure.
+import type { KeyClass, RuleSet, Threshold, ThresholdAction } from '../rules/rule-set';
+import type { KeyUpdate } from './plan';
+
+export interface ScoredKey {
+  update: KeyUpdate;
+  score: number;
+}
+
+export interface Reason {
+  keyClass: KeyClass;
+  key: string;
+  score: number;
+  rules: string[];
+  threshold: Threshold;
+}
+
+export interface Outcome {
+  /** The action that wins across all keys (allow-list first, then the most severe). */
+  action: ThresholdAction;
+  /** Every threshold that applied, enforced or observed, for the log and for side actions. */
+  reasons: Reason[];
+}
+
+/** Allow-list beats everything (a white list overrides all, as in SMTPTracker); then severity. */
+const SEVERITY: Record<ThresholdAction['kind'], number> = { continue: 0, delay: 1, discard: 2, tempfail: 3, reject: 4, ok: 5 };
+
+export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[]): Outcome {
+  let action: ThresholdAction = { kind: 'continue' };
+  const reasons: Reason[] = [];
+  for (const { update, score } of scored) {
+    const settings = ruleSet.keyClasses.get(update.keyClass);
+    if (!settings) continue;
+    // An observe-only range reports what it would do; the enforced ranges still decide.
+    const observed = thresholdFor(settings.thresholds, score, true);
+    if (observed) reasons.push({ keyClass: update.keyClass, key: update.key, score, rules: update.rules, threshold: observed });
+    const enforced = thresholdFor(settings.thresholds, score, false);
+    if (!enforced) continue;
+    reasons.push({ keyClass: update.keyClass, key: update.key, score, rules: update.rules, threshold: enforced });
+    action = stronger(action, enforced.action);
+  }
+  return { action, reasons };
+}
+
+/**
+ * The range the score falls in among the observe-only (or the enforced) thresholds: the lowest
+ * `below` it is under, else the highest `above` it exceeds.
+ */
+export function thresholdFor(thresholds: readonly Threshold[], score: number, observe: boolean): Threshold | undefined {
+  // `below` entries come first, ascending: the first one the score is under is the lowest.
+  let match: Threshold | undefined;
+  for (const t of thresholds) {
+    if (t.observe !== observe) continue;
+    if (t.below !== undefined) {
+      if (score < t.below) return t;
+    } else if (t.above !== undefined && score > t.above) {
+      match = t;
+    }
+  }
+  return match;
+}
+
+function stronger(a: ThresholdAction, b: ThresholdAction): ThresholdAction {
+  if (SEVERITY[b.kind] > SEVERITY[a.kind]) return b;
+  if (a.kind === 'delay' && b.kind === 'delay' && b.seconds > a.seconds) return b;
+  return a;
+}

@@ -1,0 +1,79 @@
+// First half of an evaluation: which rules match the facts and which keys get how many points. Pure.
+import { keyClassParts } from '../rules/loader';
+import type { Facts, KeyClass, Rule, RuleSet, Threshold } from '../rules/rule-set';
+import { keyFor } from './key-values';
+
+export interface KeyUpdate {
+  keyClass: KeyClass;
+  key: string;
+  points: number;
+  halfLifeMs: number;
+  /** Points stop being added once the score is above this: refused traffic must not keep inflating it. */
+  cap?: number;
+  /** Rules that contributed, for the log line. */
+  rules: string[];
+}
+
+export interface Plan {
+  /** The allow-list rule that matched, if any: the event is accepted without counting. */
+  allowedBy?: Rule;
+  updates: KeyUpdate[];
+  /** Observe-only rules that matched, with the points they would have added. */
+  observed: Array<{ rule: Rule; keys: string[] }>;
+}
+
+export function plan(ruleSet: RuleSet, facts: Facts): Plan {
+  const byKey = new Map<string, KeyUpdate>();
+  const observed: Plan['observed'] = [];
+  for (const rule of ruleSet.rules) {
+    if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
+    if (rule.ok) {
+      if (rule.observe) {
+        observed.push({ rule, keys: [] });
+        continue;
+      }
+      return { allowedBy: rule, updates: [...byKey.values()], observed };
+    }
+    const keys: string[] = [];
+    for (const [keyClass, points] of rule.add) {
+      const settings = ruleSet.keyClasses.get(keyClass);
+      if (!settings) continue; // the loader guarantees every class is declared
+      const key = keyFor(keyClass, keyClassParts(keyClass), facts, settings);
+      if (key === undefined) continue;
+      keys.push(key);
+      if (rule.observe) continue;
+      const update = byKey.get(key);
+      if (update) {
+        update.points += points;
+        update.rules.push(rule.name);
+      } else {
+        byKey.set(key, { keyClass, key, points, halfLifeMs: settings.halfLifeMs, cap: blockingCap(settings.thresholds), rules: [rule.name] });
+      }
+    }
+    if (rule.observe) observed.push({ rule, keys });
+  }
+  return { updates: [...byKey.values()], observed };
+}
+
+/**
+ * The store's cap for a key class: points stop once the score is over the lowest enforced refusing
+ * threshold. A threshold fires at score > above and the store skips at score >= cap, so the cap is
+ * the next double after `above`: a score sitting exactly on the bound still takes points (and is
+ * then refused), it never stays on the bound letting traffic through.
+ */
+function blockingCap(thresholds: readonly Threshold[]): number | undefined {
+  for (const t of thresholds) {
+    if (t.above === undefined || t.observe) continue;
+    const kind = t.action.kind;
+    if (kind === 'tempfail' || kind === 'reject' || kind === 'discard') return nextUp(t.above);
+  }
+  return undefined;
+}
+
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  view.setBigInt64(0, view.getBigInt64(0) + (x > 0 ? 1n : -1n));
+  return view.getFloat64(0);
+}

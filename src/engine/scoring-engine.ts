@@ -1,0 +1,38 @@
+// Evaluates one SMTP event: plan the points, apply them atomically in the store, decide.
+import type { Facts, Rule, RuleSet } from '../rules/rule-set';
+import type { ScoreStore } from '../store/score-store';
+import { decide, type Outcome } from './decide';
+import { plan, type Plan } from './plan';
+
+export type Evaluation =
+  | { kind: 'allowed'; rule: Rule; observed: Plan['observed'] }
+  | { kind: 'scored'; outcome: Outcome; observed: Plan['observed']; updated: number };
+
+export class ScoringEngine {
+  constructor(
+    readonly ruleSet: RuleSet,
+    private readonly store: ScoreStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Throws the store's error (StoreError) when the store fails or times out; the caller applies the policy. */
+  async evaluate(facts: Facts): Promise<Evaluation> {
+    const planned = plan(this.ruleSet, facts);
+    if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed };
+    if (planned.updates.length === 0) return { kind: 'scored', outcome: { action: { kind: 'continue' }, reasons: [] }, observed: planned.observed, updated: 0 };
+    const now = this.now();
+    const scores = await this.store.addMany(
+      planned.updates.map((u) => ({ key: u.key, points: u.points, halfLifeMs: u.halfLifeMs, ...(u.cap === undefined ? {} : { cap: u.cap }) })),
+      now,
+    );
+    const outcome = decide(
+      this.ruleSet,
+      planned.updates.map((update, i) => ({ update, score: scores[i] })),
+    );
+    return { kind: 'scored', outcome, observed: planned.observed, updated: planned.updates.length };
+  }
+
+  deleteKey(key: string): Promise<boolean> {
+    return this.store.delete(key);
+  }
+}

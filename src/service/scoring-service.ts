@@ -1,0 +1,67 @@
+// Assembles the product: store, rules, engine, alerts and admin socket around the milter service.
+import { mkdirSync } from 'node:fs';
+import type { ServiceConfig } from '../config/service-config';
+import type { Logger } from '../log/logger';
+import { AdminServer } from '../admin/admin-server';
+import { Alerter } from '../engine/alerter';
+import { newCounters, scoringHandler } from '../engine/scoring-handler';
+import { ScoringEngine } from '../engine/scoring-engine';
+import { loadRuleSet } from '../rules/loader';
+import type { MilterHandler } from '../session/handler';
+import type { ScoreStore } from '../store/score-store';
+import { FloodgateService } from './service';
+import { openStore } from './open-store';
+
+export interface ScoringServiceOptions {
+  configFile: string | undefined;
+  /** Rules used when the configuration names none (the shipped default). */
+  defaultRulesFile: string;
+  logStream?: NodeJS.WritableStream;
+}
+
+export interface RunningFloodgate {
+  service: FloodgateService;
+  stop(): Promise<void>;
+}
+
+/** Starts everything; the store stays open across SIGHUP reloads, rules and alerts are rebuilt. */
+export async function startFloodgate(options: ScoringServiceOptions): Promise<RunningFloodgate> {
+  const counters = newCounters();
+  let store: ScoreStore | undefined;
+  let alerter: Alerter | undefined;
+  let admin: AdminServer | undefined;
+
+  const handlerFor = (config: ServiceConfig, logger: Logger): MilterHandler => {
+    if (!store) throw new Error('score store not open');
+    // Throws ConfigError for a broken rules file: at start that stops the service, on SIGHUP the
+    // running rules stay (FloodgateService.reload).
+    const ruleSet = loadRuleSet(config.rulesFile ?? options.defaultRulesFile, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
+    for (const warning of ruleSet.warnings) logger.warn('rules warning', { warning });
+    alerter?.close();
+    alerter = ruleSet.alert ? new Alerter(ruleSet.alert, (error, alert) => logger.error('alert mail failed', { key: alert.key, error: error.message })) : undefined;
+    logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events] });
+    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, counters });
+  };
+
+  const service = await FloodgateService.start({
+    configFile: options.configFile,
+    logStream: options.logStream,
+    beforeListen: async (config, logger) => {
+      mkdirSync(config.stateDir, { recursive: true, mode: 0o750 });
+      store = await openStore(config);
+      admin = new AdminServer(config.adminSocket, store, (key, existed) => logger.info('score reset', { key, existed }));
+      await admin.listen();
+    },
+    handlerFor,
+  });
+  return {
+    service,
+    async stop() {
+      await service.stop();
+      alerter?.close();
+      await admin?.close();
+      await store?.close();
+      await service.finish();
+    },
+  };
+}
