@@ -1,0 +1,34 @@
+// Runs the real `floodgate run` command as a child process (the compiled CLI), tracked by PID.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCommand, spawnTracked, waitFor, type TrackedProcess } from './processes';
+
+export const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+export interface FloodgateProcess {
+  process: TrackedProcess;
+  /** Everything the service logged so far (JSON lines on stderr). */
+  log(): string;
+  /** Sends SIGTERM and waits for a clean exit; throws if the exit code is not 0. */
+  stop(): Promise<void>;
+}
+
+export async function startFloodgateProcess(configFile: string): Promise<FloodgateProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run test:full does)`);
+  const child = spawnTracked(process.execPath, [CLI, 'run', '--config', configFile]);
+  await waitFor(() => child.output().includes('"listening"') || child.child.exitCode !== null, 10_000, () => `floodgate to listen; output:\n${child.output()}`);
+  if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
+  return {
+    process: child,
+    log: () => child.output(),
+    async stop() {
+      const exit = await child.kill(15_000);
+      if (exit.code !== 0) throw new Error(`floodgate exited with ${exit.code ?? exit.signal}:\n${child.output()}`);
+    },
+  };
+}
+
+/** Runs a one-shot CLI command (`scores`, `check-rules`...) and returns its output and exit code. */
+export function floodgateCli(...args: string[]) {
+  return runCommand(process.execPath, [CLI, ...args], { env: { ...process.env, FLOODGATE_CONFIG: '' } });
+}
