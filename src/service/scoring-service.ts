@@ -48,7 +48,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
     logStream: options.logStream,
     beforeListen: async (config, logger) => {
       mkdirSync(config.stateDir, { recursive: true, mode: 0o750 });
-      store = await openStore(config);
+      store = await openStore(config, logger);
       admin = new AdminServer(config.adminSocket, store, (key, existed) => logger.info('score reset', { key, existed }));
       await admin.listen();
     },

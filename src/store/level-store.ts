@@ -87,7 +87,9 @@ export class LevelStore implements ScoreStore {
     checkNow(now);
     updates.forEach(checkUpdate);
     if (updates.length === 0) return [];
-    return this.call('add', () => this.writer.add(updates, now));
+    // Copied: the writer applies them a little later, and must apply exactly what was checked.
+    const checked = updates.map(({ key, points, halfLifeMs, cap }) => ({ key, points, halfLifeMs, cap }));
+    return this.call('add', () => this.writer.add(checked, now));
   }
 
   async get(key: string, now: number): Promise<ScoreRecord | undefined> {

@@ -112,6 +112,17 @@ export function describeScoreStore(name: string, open: () => Promise<StoreFixtur
         expect(await store.size()).toBe(0);
       });
 
+      test('a sweep racing with adds that refresh its keys never deletes a refreshed key', async () => {
+        const keys = Array.from({ length: 3000 }, (_, i) => `ip:203.0.113.${i}`);
+        await store.addMany(keys.map((key) => ({ key, points: 1, halfLifeMs: 1000 })), T0);
+        const expiry = (await store.get(keys[0]!, T0))!.expiresAt;
+        const refreshed = keys.filter((_, i) => i % 3 === 0);
+        // Launched together: each refresh lands either before the sweep reaches its key or after it deleted it.
+        await Promise.all([store.sweep(expiry), ...refreshed.map((key) => store.add(key, 1, 1000, expiry - 1))]);
+        expect(await store.size()).toBe(refreshed.length);
+        for (const key of refreshed) expect(await store.get(key, expiry)).toBeDefined();
+      });
+
       test('an update that leaves |score| below EPSILON deletes the record', async () => {
         await store.add('k', 5, H, T0);
         expect(await store.add('k', -5, H, T0)).toBe(0);
