@@ -1,6 +1,6 @@
 // The `floodgate` command as a real child process: exit codes, start-up, SIGHUP reload, SIGTERM drain.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MtaClient } from '../support/mta-client';
@@ -86,4 +86,67 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   mta.send('Q'); // the open session ends; the service then stops without waiting for the grace period
   expect(await exited).toBe(0);
   expect(stderr).toContain('"stopped"');
+});
+
+describe('rules on the command line', () => {
+  const fixtures = join(__dirname, '..', 'fixtures', 'rules');
+
+  test('check-rules accepts the shipped rules and names each error of a broken file with its position', () => {
+    expect(cli('check-rules')).toMatchObject({ status: 0, stdout: expect.stringContaining('OK: ') });
+    const broken = join(fixtures, 'broken', 'duplicate-rule-name.yml');
+    const result = cli('check-rules', broken);
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(`${broken}:9:11: duplicate rule name "count"`);
+  });
+
+  test('check-rules --strict exits 2 on warnings only', () => {
+    const file = join(dir, 'warn.yml');
+    writeFileSync(file, 'keys:\n  ip: { half_life: 10m }\n  sender: { half_life: 1h }\nrules:\n  - name: r\n    on: rcpt\n    add: { ip: 1 }\n');
+    expect(cli('check-rules', file).status).toBe(0);
+    const strict = cli('check-rules', file, '--strict');
+    expect(strict.status).toBe(2);
+    expect(strict.stdout).toMatch(/warning/);
+  });
+
+  test('simulate prints each decision with the key, score and rule behind it', () => {
+    const result = cli('simulate', '--ip', '192.0.2.7', '--from', 'a@example.org', '--rcpt', 'b@example.com', '--count', '62', '--interval', '0');
+    expect(result.status).toBe(0);
+    const lines = result.stdout.split('\n').filter((l) => l.includes('rcpt'));
+    expect(lines[0]).toMatch(/-> continue/);
+    expect(lines[45]).toMatch(/-> delay 2s\s+ip:192\.0\.2\.7=46\.00 \(recipients; delay\)/);
+    expect(lines[61]).toMatch(/-> tempfail 451 4\.7\.1\s+ip:192\.0\.2\.7=61\.00/);
+    expect(cli('simulate').status).toBe(64);
+  });
+
+  test('a broken rules file on SIGHUP keeps the running rules', async () => {
+    const port = await freePort();
+    const rules = join(dir, 'live-rules.yml');
+    writeFileSync(rules, readFileSync(join(__dirname, '..', '..', 'rules', 'default.yml'), 'utf8'));
+    const file = join(dir, 'live.yml');
+    writeFileSync(file, `listen: inet:127.0.0.1:${port}\nrules: live-rules.yml\nstate_dir: live-state\n`);
+    const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const logged = async (text: string) => {
+      const deadline = Date.now() + 5000;
+      while (!stderr.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await logged('"listening"');
+    writeFileSync(rules, 'keys: {}\nrules:\n  - name: x\n    on: rcpt\n    add: { nosuchclass: 1 }\n');
+    child.kill('SIGHUP');
+    await logged('reload failed, keeping the running configuration');
+    expect(stderr).toContain('live-rules.yml:5:');
+    // The running rules still refuse a flooder: the milter keeps negotiating RCPT.
+    const mta = await MtaClient.open({ port });
+    const neg = await mta.negotiate();
+    expect(neg.protocol & 0x8).toBe(0); // NORCPT not set: the default rules listen to RCPT
+    mta.close();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
 });

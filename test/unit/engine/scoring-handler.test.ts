@@ -81,3 +81,17 @@ test.each([
   expect(lines.filter((l) => l.includes('score store failed'))).toHaveLength(1);
   expect(lines.filter((l) => l.includes('score store answers again'))).toHaveLength(1);
 });
+
+test('delete removes the key once its threshold acted; log names key, score and rules', async () => {
+  const rules = RULES.replace('      tempfail: true', '      tempfail: true\n      delete: true');
+  const store = new MemoryStore();
+  const { lines, logger } = logSink();
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(rules, 'r.yml'), store), logger, onStoreError: 'accept' });
+  for (let i = 0; i < 3; i++) await handler.rcpt!(ctx(), '<x@example.com>', []);
+  expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toMatchObject({ kind: 'tempfail' });
+  expect(await store.get('ip:192.0.2.9', Date.now())).toBeUndefined();
+  expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'continue' });
+  await new Promise((r) => setImmediate(r));
+  const threshold = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'threshold' && l.action === 'tempfail');
+  expect(threshold).toMatchObject({ key: 'ip:192.0.2.9', score: 4, rules: ['per-recipient'] });
+});
