@@ -4,12 +4,16 @@
 // which sits inside the repo so that `require('level')` still finds node_modules):
 //   npx tsc -p tsconfig.json --outDir bench/results/tmp && node bench/results/tmp/bench/store-bench.js [keys]
 // `keys` (default 1,000,000) is the size of the mass-expiry run. Prints figures; asserts nothing.
+// The Redis figures need redis-server (scripts/install-test-deps.sh): the bench starts a private one
+// and a 3-primary Cluster on loopback, in the same run as LevelDB, so the figures compare.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LevelStore } from '../src/store/level-store';
 import { MemoryStore } from '../src/store/memory-store';
+import { RedisStore, type RedisStoreOptions } from '../src/store/redis-store';
+import { startRedis, startRedisCluster } from '../test/support/redis-rig';
 import type { ScoreStore, ScoreUpdate } from '../src/store/score-store';
 
 const H = 60_000;
@@ -72,23 +76,59 @@ async function throughput(): Promise<void> {
     console.log(`LevelStore   add, distinct keys:     ${await addRate(store, 200_000, ipKey)}`);
   });
   await withLevel(async (store) => {
-    // One event touching ip, sender and ip+sender at once, as the engine does.
-    let next = 0;
-    const events = 100_000;
-    const started = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < events) {
-        const i = next++;
-        const sender = `sender:user${i % 5000}@example.org`;
-        await store.addMany([
-          { key: ipKey(i % 20_000), points: 1, halfLifeMs: H },
-          { key: sender, points: 1, halfLifeMs: H },
-          { key: `ip+sender:${ipKey(i % 20_000).slice(3)}|${sender.slice(7)}`, points: 1, halfLifeMs: H },
-        ], T0 + i);
-      }
-    }));
-    console.log(`LevelStore   addMany, 3 keys/event:  ${rate(events * 3, performance.now() - started)} updates (${rate(events, performance.now() - started)} events)`);
+    console.log(`LevelStore   addMany, 3 keys/event:  ${await eventRate(store, 100_000)}`);
   });
+}
+
+/** One event touching ip, sender and ip+sender at once, as the engine does; returns updates/s and events/s. */
+async function eventRate(store: ScoreStore, events: number): Promise<string> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < events) {
+      const i = next++;
+      const sender = `sender:user${i % 5000}@example.org`;
+      await store.addMany([
+        { key: ipKey(i % 20_000), points: 1, halfLifeMs: H },
+        { key: sender, points: 1, halfLifeMs: H },
+        { key: `ip+sender:${ipKey(i % 20_000).slice(3)}|${sender.slice(7)}`, points: 1, halfLifeMs: H },
+      ], T0 + i);
+    }
+  }));
+  const ms = performance.now() - started;
+  return `${rate(events * 3, ms)} updates (${rate(events, ms)} events)`;
+}
+
+/** The same measures as for LevelDB, on a private redis-server and on a 3-primary Cluster (all on this host). */
+async function redisThroughput(): Promise<void> {
+  const server = await startRedis();
+  const cluster = await startRedisCluster(3);
+  const base = { connectTimeoutMs: 5000, commandTimeoutMs: 10_000 };
+  const targets: Array<[string, RedisStoreOptions]> = [
+    ['RedisStore  ', { url: server.url, ...base }],
+    ['RedisCluster', { clusterNodes: cluster.urls, ...base }],
+  ];
+  try {
+    for (const [name, options] of targets) {
+      const store = await RedisStore.connect(options);
+      try {
+        console.log(`${name} add, one hot key:       ${await addRate(store, 100_000, () => 'ip:192.0.2.1')}`);
+        console.log(`${name} add, distinct keys:     ${await addRate(store, 200_000, ipKey)}`);
+        console.log(`${name} addMany, 3 keys/event:  ${await eventRate(store, 100_000)}`);
+        let started = performance.now();
+        const top = await store.top(10, T0, 'ip:');
+        console.log(`${name} top(10, 'ip:'):         ${(performance.now() - started).toFixed(0)} ms over ${(await store.size()).toLocaleString('en-US')} keys (SCAN; best ${top[0]?.key})`);
+        started = performance.now();
+        await store.size();
+        console.log(`${name} size():                 ${(performance.now() - started).toFixed(0)} ms (SCAN)`);
+      } finally {
+        await store.close();
+      }
+    }
+  } finally {
+    await cluster.destroy();
+    await server.destroy();
+  }
 }
 
 async function massExpiry(keys: number): Promise<void> {
@@ -131,6 +171,8 @@ async function main(): Promise<void> {
   const keys = Number(process.argv[2] ?? 1_000_000);
   console.log(`node ${process.version}, ${CONCURRENCY} concurrent callers\n`);
   await throughput();
+  console.log('');
+  await redisThroughput();
   await massExpiry(keys);
 }
 

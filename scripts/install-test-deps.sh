@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real peers the test suite drives (Postfix, miltertest, an unpacked Sendmail) from
-# Debian's packages. Idempotent: a second run only checks. Needs root (CI runs as root).
+# Installs the real peers the test suite drives (Postfix, miltertest, an unpacked Sendmail) and the
+# Debian packaging tools from Debian's packages. Idempotent: a second run only checks. Needs root
+# (CI runs as root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 SUDO=""
@@ -11,6 +12,16 @@ command -v postconf >/dev/null 2>&1 || need+=(postfix)
 command -v miltertest >/dev/null 2>&1 || need+=(miltertest)
 command -v m4 >/dev/null 2>&1 || need+=(m4)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# Private redis-server instances and a 3-primary Cluster for the Redis store's tests (redis-tools comes along: redis-cli).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # a throw-away CA for the rediss:// test
+# The Debian package: build (packaging/build-deb.sh), lintian, systemd-analyze verify, and python3
+# to receive the service's sd_notify datagrams in tests (Node has no unix datagram sockets).
+command -v dh >/dev/null 2>&1 || need+=(debhelper)
+command -v dpkg-buildpackage >/dev/null 2>&1 || need+=(dpkg-dev)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v python3 >/dev/null 2>&1 || need+=(python3-minimal)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.

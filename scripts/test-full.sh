@@ -6,5 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm run --silent build
 npx tsc -p tsconfig.json --noEmit
+# The Debian package, built before jest so that its npm install and tsc do not compete with
+# timing-sensitive tests; test/e2e/debian-package.test.ts installs, runs and purges it.
+FLOODGATE_DEB=$(bash packaging/build-deb.sh)
+export FLOODGATE_DEB
 # Two workers: each end-to-end file runs its own private MTA instances on ports it picks.
 npx jest --maxWorkers=2 "$@"
+# The built service and the integration tests under Debian 12's own Node.js 18.
+bash scripts/test-node18.sh

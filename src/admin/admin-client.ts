@@ -4,7 +4,8 @@ import type { AdminRequest, AdminResponse } from './admin-protocol';
 
 export class AdminUnavailableError extends Error {}
 
-export function adminRequest(path: string, request: AdminRequest, timeoutMs = 5000): Promise<AdminResponse> {
+/** `top` scans the whole store (Redis: about 7 s per million keys), hence the long default. */
+export function adminRequest(path: string, request: AdminRequest, timeoutMs = 60_000): Promise<AdminResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let answer = '';

@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationMs } from '../config/duration';
 import { loadServiceConfig, type ServiceConfig } from '../config/service-config';
 import { FloodgateError } from '../errors';
+import { systemdNotifier } from '../native/sd-notify';
 import { loadRuleSet } from '../rules/loader';
-import { startFloodgate } from '../service/scoring-service';
+import { startFloodgate, type RunningFloodgate } from '../service/scoring-service';
 import { checkRules } from './check-rules';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
@@ -107,18 +108,43 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(configFile: string | undefined): Promise<number> {
-  const running = await startFloodgate({ configFile, defaultRulesFile: SHIPPED_RULES });
-  return new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => running.service.reload());
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      void running.stop().then(() => resolve(EXIT.OK));
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  // Handlers first: a SIGHUP or SIGTERM that arrives while the service starts (a tester or
+  // systemd reacting to the "listening" line) must not kill the process with Node's default action.
+  let running: RunningFloodgate | undefined;
+  let reloadPending = false;
+  let stopRequested = false;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  let systemd: ReturnType<typeof systemdNotifier> | undefined;
+  const status = () => `listening on ${running?.service.listen}`;
+  const reload = () => {
+    if (!running || !systemd) return void (reloadPending = true);
+    systemd.reloading();
+    running.service.reload();
+    systemd.ready(status());
+  };
+  let stopping = false;
+  const stop = () => {
+    if (!running || !systemd) return void (stopRequested = true);
+    if (stopping) return;
+    stopping = true;
+    systemd.stopping();
+    void running.stop().then(() => finish(EXIT.OK));
+  };
+  process.on('SIGHUP', reload);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  running = await startFloodgate({ configFile, defaultRulesFile: SHIPPED_RULES });
+  const log = running.service.log;
+  // Under systemd (Type=notify): READY=1 once the milter socket accepts, watchdog pings from the
+  // event loop, RELOADING=1/READY=1 around a reload, STOPPING=1 on shutdown. No-op without NOTIFY_SOCKET.
+  systemd = systemdNotifier({ onError: (message) => log.error(message) });
+  systemd.ready(status());
+  if (systemd.watchdogIntervalMs !== undefined) log.info('systemd watchdog', { ping_ms: systemd.watchdogIntervalMs });
+  if (stopRequested) stop();
+  else if (reloadPending) reload();
+  return finished;
 }
 
 async function runSimulate(config: ServiceConfig, values: { [K in keyof typeof OPTIONS]?: unknown }): Promise<number> {

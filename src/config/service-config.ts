@@ -7,6 +7,32 @@ import { compileSchema, loadYaml } from './yaml-source';
 
 type Duration = number | string;
 
+/** `store.redis` as written. */
+interface RedisFile {
+  url: string | string[];
+  cluster?: boolean;
+  sentinel?: { name: string; password?: string };
+  username?: string;
+  password?: string;
+  key_prefix?: string;
+  connect_timeout?: Duration;
+  tls?: { ca_file?: string; cert_file?: string; key_file?: string };
+}
+
+/** How to reach Redis (store.backend: redis); see RedisStoreOptions. */
+export interface RedisSettings {
+  /** One server's URL; with `cluster`, seed nodes; with `sentinel`, the sentinels. */
+  urls: string[];
+  cluster: boolean;
+  sentinel?: { name: string; password?: string };
+  username?: string;
+  password?: string;
+  keyPrefix: string;
+  connectTimeoutMs: number;
+  /** Absolute paths of PEM files; TLS itself is on with rediss:// URLs. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
 /** The file as written; every field optional, defaults below. */
 interface ConfigFile {
   listen?: string;
@@ -21,10 +47,11 @@ interface ConfigFile {
     shutdown_grace?: Duration;
   };
   on_handler_error?: 'tempfail' | 'accept' | 'continue';
+  tcp_quickack?: boolean;
   rules?: string;
   state_dir?: string;
-  store?: { backend?: 'level' | 'memory'; timeout?: Duration };
-  on_store_error?: 'tempfail' | 'accept';
+  store?: { backend?: 'level' | 'memory' | 'redis'; timeout?: Duration; redis?: RedisFile };
+  on_store_error?: 'tempfail' | 'accept' | 'local';
   admin_socket?: string;
   mta_timeout?: Duration;
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
@@ -43,12 +70,19 @@ export interface ServiceConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   onHandlerError: 'tempfail' | 'accept' | 'continue';
+  /** Linux, TCP: ACK unanswered packets at once (removes Sendmail's delayed-ACK stall). */
+  tcpQuickAck: boolean;
   /** Rules file; undefined means the shipped default (the CLI resolves it). */
   rulesFile: string | undefined;
   stateDir: string;
-  storeBackend: 'level' | 'memory';
+  storeBackend: 'level' | 'memory' | 'redis';
   storeTimeoutMs: number;
+  /** Set when store.backend is redis. */
+  redis: RedisSettings | undefined;
+  /** What the milter answers when the store fails (with on_store_error: local, only if local counting fails too). */
   onStoreError: 'tempfail' | 'accept';
+  /** on_store_error: local: count in process memory while the store fails. */
+  storeFallback: 'local' | undefined;
   adminSocket: string;
   /** The MTA's milter timeout, which tarpit delays must stay under (check-rules warns). */
   mtaTimeoutMs: number;
@@ -56,6 +90,36 @@ export interface ServiceConfig {
 }
 
 export const DEFAULT_LISTEN = 'inet:127.0.0.1:8895';
+
+const redisUrl = { type: 'string', pattern: '^rediss?://[^\\s/]+(/[0-9]*)?$' } as const;
+const redisSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { oneOf: [redisUrl, { type: 'array', items: redisUrl, minItems: 1 }] },
+    cluster: { type: 'boolean' },
+    sentinel: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string' } },
+    },
+    username: { type: 'string', minLength: 1 },
+    password: { type: 'string' },
+    // Braces would become the Cluster hash tag.
+    key_prefix: { type: 'string', pattern: '^[^{}]*$' },
+    connect_timeout: durationSchema,
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { ca_file: { type: 'string', minLength: 1 }, cert_file: { type: 'string', minLength: 1 }, key_file: { type: 'string', minLength: 1 } },
+    },
+  },
+  // Cluster and Sentinel are two ways to find the servers, not one.
+  if: { properties: { sentinel: true }, required: ['sentinel'] },
+  then: { properties: { cluster: { enum: [false] } } },
+} as const;
 
 const schema = {
   type: 'object',
@@ -86,14 +150,18 @@ const schema = {
       },
     },
     on_handler_error: { enum: ['tempfail', 'accept', 'continue'] },
+    tcp_quickack: { type: 'boolean' },
     rules: { type: 'string', minLength: 1 },
     state_dir: { type: 'string', minLength: 1 },
     store: {
       type: 'object',
       additionalProperties: false,
-      properties: { backend: { enum: ['level', 'memory'] }, timeout: durationSchema },
+      properties: { backend: { enum: ['level', 'memory', 'redis'] }, timeout: durationSchema, redis: redisSchema },
+      // "missing field "redis" in store" rather than a failure to connect to a default address.
+      if: { properties: { backend: { const: 'redis' } }, required: ['backend'] },
+      then: { properties: { redis: true }, required: ['redis'] },
     },
-    on_store_error: { enum: ['tempfail', 'accept'] },
+    on_store_error: { enum: ['tempfail', 'accept', 'local'] },
     admin_socket: { type: 'string', minLength: 1 },
     mta_timeout: durationSchema,
     log: {
@@ -132,17 +200,37 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     progressIntervalMs: Math.max(1000, durationMs(limits.progress_interval ?? '5s')),
     shutdownGraceMs: durationMs(limits.shutdown_grace ?? '30s'),
     onHandlerError: raw.on_handler_error ?? 'tempfail',
+    tcpQuickAck: raw.tcp_quickack ?? true,
     rulesFile: raw.rules === undefined ? undefined : resolve(base, raw.rules),
     stateDir,
     storeBackend: raw.store?.backend ?? 'level',
     storeTimeoutMs: durationMs(raw.store?.timeout ?? '2s'),
+    redis: raw.store?.backend === 'redis' && raw.store.redis ? redisSettings(raw.store.redis, base, file) : undefined,
     // A rate limiter that cannot count should not stop the mail: accept unless told otherwise.
-    onStoreError: raw.on_store_error ?? 'accept',
+    onStoreError: raw.on_store_error === 'tempfail' ? 'tempfail' : 'accept',
+    storeFallback: raw.on_store_error === 'local' ? 'local' : undefined,
     adminSocket: resolve(stateDir, raw.admin_socket ?? 'admin.sock'),
     mtaTimeoutMs: durationMs(raw.mta_timeout ?? '30s'),
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' },
   };
   return Object.freeze({ ...config, socket: Object.freeze(config.socket), log: Object.freeze(config.log) });
+}
+
+function redisSettings(raw: RedisFile, base: string, source: string): RedisSettings {
+  const file = (path: string | undefined): string | undefined => (path === undefined ? undefined : resolve(base, path));
+  if (Array.isArray(raw.url) && raw.url.length > 1 && !raw.cluster && !raw.sentinel) {
+    throw new ConfigError([{ file: source, line: 0, column: 0, message: 'store.redis.url lists several servers: set cluster: true (Cluster seed nodes) or sentinel (the sentinels)' }]);
+  }
+  return Object.freeze({
+    urls: typeof raw.url === 'string' ? [raw.url] : [...raw.url],
+    cluster: raw.cluster ?? false,
+    ...(raw.sentinel ? { sentinel: { ...raw.sentinel } } : {}),
+    ...(raw.username === undefined ? {} : { username: raw.username }),
+    ...(raw.password === undefined ? {} : { password: raw.password }),
+    keyPrefix: raw.key_prefix ?? 'floodgate:',
+    connectTimeoutMs: durationMs(raw.connect_timeout ?? '2s'),
+    ...(raw.tls ? { tls: { caFile: file(raw.tls.ca_file), certFile: file(raw.tls.cert_file), keyFile: file(raw.tls.key_file) } } : {}),
+  });
 }
 
 export function loadServiceConfig(file: string | undefined): ServiceConfig {

@@ -59,7 +59,8 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     counters.evaluations++;
     try {
       evaluation = await engine.evaluate(facts);
-      if (!storeHealthy) {
+      // Only an evaluation that reached the store proves it answers again (an allow-list hit does not).
+      if (!storeHealthy && evaluation.kind === 'scored' && evaluation.updated > 0) {
         storeHealthy = true;
         logger.warn('score store answers again', { conn: ctx.connectionId });
       }
@@ -134,7 +135,9 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
 }
 
 function computeNeeds(events: ReadonlySet<RuleEvent>, needsSize: boolean, headerMarks: boolean): MilterNeeds {
-  const stages = new Set<EventStage>();
+  // CONNECT and HELO carry the client's address, name and HELO that every later event's keys and
+  // conditions may read, so they are always negotiated, whichever events the rules count.
+  const stages = new Set<EventStage>(['connect', 'helo']);
   for (const event of events) if (event !== 'eom') stages.add(event);
   // The size is counted from body chunks: only then is the MTA asked to stream the body.
   if (needsSize) stages.add('body');

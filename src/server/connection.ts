@@ -15,6 +15,17 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
 }
 
+/**
+ * Immediate ACKs for one TCP socket (see src/native/tcp-quickack.ts). 'unanswered' acknowledges
+ * only reads after which the MTA hears nothing from us (it ends with a macro packet, an ABORT, an
+ * NR command, or mid-packet): there the MTA's next small write waits for our ACK. After a read we
+ * answer, the ACK rides on the answer. 'every-read' acknowledges every read (for comparison).
+ */
+export interface QuickAck {
+  ackNow: () => boolean;
+  policy: 'unanswered' | 'every-read';
+}
+
 export interface ConnectionEvents {
   protocolError(connectionId: string, error: FloodgateError): void;
   closed(connectionId: string): void;
@@ -38,6 +49,7 @@ export class MilterConnection {
     sessionOptions: SessionOptions,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
+    private readonly quickAck?: QuickAck,
   ) {
     this.decoder = new FrameDecoder(limits.maxFrameBytes);
     this.session = new MilterSession(id, handler, (bytes) => this.write(bytes), sessionOptions);
@@ -67,6 +79,8 @@ export class MilterConnection {
       return;
     }
     const midFrame = this.decoder.hasPartialFrame;
+    // Before the commands are handled: the MTA's held write should not wait for our handler either.
+    if (this.quickAck && (this.quickAck.policy === 'every-read' || midFrame || !this.session.answers(commands[commands.length - 1]))) this.quickAck.ackNow();
     if (midFrame !== this.midFrame) {
       this.midFrame = midFrame;
       this.socket.setTimeout(midFrame ? this.limits.frameTimeoutMs : this.limits.idleTimeoutMs);

@@ -3,7 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { FloodgateError } from '../errors';
 import type { MilterHandler } from '../session/handler';
 import type { SessionObserver, SessionOptions } from '../session/session';
-import { MilterConnection, type ConnectionLimits } from './connection';
+import { quickAckerFor, quickAckUnavailable } from '../native/tcp-quickack';
+import { MilterConnection, type ConnectionLimits, type QuickAck } from './connection';
 import { ListenError } from './errors';
 import { formatListenAddress, type ListenAddress } from './listen-address';
 import { applySocketPermissions, removeStaleSocket, type SocketPermissions } from './unix-socket';
@@ -12,11 +13,20 @@ export interface ServerSettings {
   maxConnections: number;
   limits: ConnectionLimits;
   session: Omit<SessionOptions, 'transport' | 'observer'>;
+  /**
+   * TCP_QUICKACK on accepted TCP connections (default true; unix sockets never need it): removes
+   * the ~40 ms delayed-ACK stall per unanswered packet that Sendmail (and Postfix with NR flags) hit.
+   */
+  tcpQuickAck?: boolean;
+  /** Which reads to acknowledge at once (default 'unanswered'); 'every-read' exists for the benchmark. */
+  tcpQuickAckPolicy?: QuickAck['policy'];
 }
 
 export interface ServerEvents extends SessionObserver {
   protocolError(connectionId: string, error: FloodgateError): void;
   connectionRefused(reason: string, remote: string): void;
+  /** A native facility (e.g. 'TCP_QUICKACK') cannot be used; reported once per server, which runs on without it. */
+  nativeUnavailable?(feature: string, reason: string): void;
 }
 
 export class MilterServer {
@@ -24,6 +34,7 @@ export class MilterServer {
   private readonly connections = new Map<string, MilterConnection>();
   private nextId = 1;
   private drained: (() => void) | undefined;
+  private quickAckReported = false;
 
   constructor(
     readonly address: ListenAddress,
@@ -47,6 +58,7 @@ export class MilterServer {
   reconfigure(handler: MilterHandler, settings: ServerSettings): void {
     this.handler = handler;
     this.settings = settings;
+    this.checkQuickAck();
   }
 
   async listen(): Promise<void> {
@@ -54,6 +66,7 @@ export class MilterServer {
     this.server = server;
     const address = this.address;
     if (address.kind === 'unix') await removeStaleSocket(address.path);
+    this.checkQuickAck();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}`)));
       if (address.kind === 'tcp') {
@@ -116,7 +129,35 @@ export class MilterServer {
           if (this.connections.size === 0) this.drained?.();
         },
       },
+      this.quickAckFor(socket),
     );
     this.connections.set(id, connection);
+  }
+
+  private get quickAckWanted(): boolean {
+    return this.address.kind === 'tcp' && this.settings.tcpQuickAck !== false;
+  }
+
+  /** Says at start-up (or when a reload turns it on) that TCP_QUICKACK is wanted but unavailable. */
+  private checkQuickAck(): void {
+    if (!this.quickAckWanted) return;
+    const reason = quickAckUnavailable();
+    if (reason !== undefined) this.reportQuickAck(reason);
+  }
+
+  private quickAckFor(socket: Socket): QuickAck | undefined {
+    if (!this.quickAckWanted) return undefined;
+    const acker = quickAckerFor(socket);
+    if ('reason' in acker) {
+      this.reportQuickAck(acker.reason);
+      return undefined;
+    }
+    return { ackNow: acker.ackNow, policy: this.settings.tcpQuickAckPolicy ?? 'unanswered' };
+  }
+
+  private reportQuickAck(reason: string): void {
+    if (this.quickAckReported) return;
+    this.quickAckReported = true;
+    this.events.nativeUnavailable?.('TCP_QUICKACK', reason);
   }
 }

@@ -38,6 +38,9 @@ export function decisionLog(logger: Logger): ServerEvents {
     protocolError(connectionId: string, error: FloodgateError) {
       logger.warn('protocol error, connection closed', { conn: connectionId, code: error.code, error: error.message });
     },
+    nativeUnavailable(feature: string, reason: string) {
+      logger.warn('native facility unavailable, running without it', { feature, reason });
+    },
     connectionRefused(reason: string, remote: string) {
       logger.warn('MTA connection refused', { reason, remote });
     },

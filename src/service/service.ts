@@ -39,6 +39,11 @@ export class FloodgateService {
     return this.server.port;
   }
 
+  /** The address the service listens on, as configured (a change needs a restart). */
+  get listen(): string {
+    return this.config.listen;
+  }
+
   /**
    * Re-reads the configuration. A broken file keeps the running settings and logs why; a changed
    * listen address or socket needs a restart, which is logged too.
@@ -87,6 +92,7 @@ function serverSettings(config: ServiceConfig): ServerSettings {
   const failDecision = { tempfail: { kind: 'tempfail' }, accept: { kind: 'accept' }, continue: { kind: 'continue' } }[config.onHandlerError] as ServerSettings['session']['failDecision'];
   return {
     maxConnections: config.maxConnections,
+    tcpQuickAck: config.tcpQuickAck,
     limits: { maxFrameBytes: config.maxFrameBytes, frameTimeoutMs: config.frameTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
     session: { failDecision, maxDelayMs: config.maxDelayMs, progressIntervalMs: config.progressIntervalMs },
   };

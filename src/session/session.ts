@@ -127,6 +127,27 @@ export class MilterSession implements SessionContext {
     }
   }
 
+  /**
+   * Whether this command gets an answer from us (false for macros, ABORT, QUIT and commands the
+   * negotiated no-reply flags cover; undefined: no whole command). The connection adapter uses it
+   * to ACK at once what the MTA will otherwise wait on (TCP_QUICKACK).
+   */
+  answers(cmd: MilterCommand | undefined): boolean {
+    if (cmd === undefined) return false;
+    switch (cmd.kind) {
+      case 'macro':
+      case 'abort':
+      case 'quit':
+      case 'quitNewConnection':
+        return false;
+      case 'optneg':
+      case 'eom':
+        return true;
+      default:
+        return this.negotiated === undefined || expectsReply(this.negotiated, cmd.kind);
+    }
+  }
+
   /** Called by the connection adapter when the socket is gone: cancels tarpits, runs cleanup once. */
   async dispose(): Promise<void> {
     if (this.closed) return;

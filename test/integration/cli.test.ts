@@ -55,7 +55,7 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const logged = async (text: string) => {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     while (!stderr.includes(text)) {
       if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -129,7 +129,7 @@ describe('rules on the command line', () => {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const logged = async (text: string) => {
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 15_000;
       while (!stderr.includes(text)) {
         if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 20));

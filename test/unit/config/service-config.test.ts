@@ -27,6 +27,7 @@ const DEFAULTS = {
   progressIntervalMs: 5_000,
   shutdownGraceMs: 30_000,
   onHandlerError: 'tempfail',
+  tcpQuickAck: true,
   rulesFile: undefined,
   // Relative to the working directory when no file is given, else to the file's directory.
   stateDir: join(process.cwd(), 'state'),
@@ -92,6 +93,7 @@ describe('values', () => {
       progressIntervalMs: 3_000,
       shutdownGraceMs: 300_000,
       onHandlerError: 'accept',
+      tcpQuickAck: true,
       rulesFile: '/etc/rules.d/local.yml',
       stateDir: '/var/lib/floodgate',
       storeBackend: 'memory',

@@ -45,10 +45,10 @@ function logSink() {
 test('negotiates only the rule events, RCPT_REJ for rcpt rules, and ADDHDRS for header marks', () => {
   const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: logSink().logger, onStoreError: 'accept' });
   const needs = handler.needs();
-  expect([...needs.stages]).toEqual(['rcpt']);
+  expect([...needs.stages]).toEqual(['connect', 'helo', 'rcpt']);
   expect(needs.actions).toBe(Action.ADDHDRS);
   expect(needs.rejectedRecipients).toBe(true);
-  expect(handler.connect).toBeUndefined();
+  expect(handler.connect).toBeUndefined(); // negotiated for the facts, answered by the session
 });
 
 test('a header mark set at RCPT is added at end of that message only', async () => {
