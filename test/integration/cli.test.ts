@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { MtaClient } from '../support/mta-client';
 import { freePort } from '../support/ports';
 
+// Child processes start slowly on a loaded 2-core CI machine: allow more than jest's default 5 s.
+jest.setTimeout(30_000);
+
 const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
 const children: ChildProcess[] = [];
