@@ -1,0 +1,126 @@
+// Memory benchmark: Floodgate's resident memory with 1 million live keys in LevelDB and 1,000 idle MTA connections.
+//
+// Run through bench/run-all.sh, or: node bench/results/tmp/js/bench/milter-load/memory-bench.js [keys]
+// The keys (default 1,000,000) are written through the LevelStore of the Floodgate build under test,
+// shaped as the shipped rules make them (ip, network, sender, ip+sender; their half-lives), scored
+// now, so all are live for the next hour. Floodgate then starts on that state directory, serves a
+// few seconds of sessions, and holds 1,000 idle connections (OPTNEG, CONNECT, HELO, then silence)
+// opened by milter-load --idle. Writes bench/results/memory.json.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnTracked } from '../../test/support/processes';
+import { BIN, FLOODGATE_CLI, machineInfo, processMemory, sourceInfo, startMilter, TMP, writeResult } from './bench-support';
+import { runLoad } from './load-runner';
+
+const KEYS = Number(process.argv[2] ?? process.env.MEMORY_KEYS ?? 1_000_000);
+const IDLE_CONNECTIONS = 1000;
+const MINUTE = 60_000;
+
+interface StoreModule {
+  LevelStore: {
+    open(dir: string): Promise<{
+      addMany(updates: Array<{ key: string; points: number; halfLifeMs: number }>, now: number): Promise<number[]>;
+      size(): Promise<number>;
+      close(): Promise<void>;
+    }>;
+  };
+}
+
+/** Key number i, in the shapes and proportions one RCPT under the shipped rules produces. */
+function keyAt(i: number): { key: string; halfLifeMs: number } {
+  const n = i >> 2;
+  const ip = `100.${64 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
+  switch (i & 3) {
+    case 0: return { key: `ip:${ip}`, halfLifeMs: 10 * MINUTE };
+    case 1: return { key: `network:${10 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}.0/24`, halfLifeMs: 30 * MINUTE };
+    case 2: return { key: `sender:user${n}@customer${n % 50021}.example`, halfLifeMs: 60 * MINUTE };
+    default: return { key: `ip+sender:${ip}|user${n}@customer${n % 50021}.example`, halfLifeMs: 60 * MINUTE };
+  }
+}
+
+async function prefill(stateDir: string): Promise<{ records: number; seconds: number }> {
+  // The store of the build under test, so the on-disk layout is the one that Floodgate reads.
+  const modulePath = join(dirname(dirname(FLOODGATE_CLI)), 'store', 'level-store.js');
+  const { LevelStore } = require(modulePath) as StoreModule;
+  const store = await LevelStore.open(join(stateDir, 'scores'));
+  const started = performance.now();
+  const now = Date.now();
+  const BATCH = 2000;
+  for (let i = 0; i < KEYS; i += BATCH) {
+    const updates = [];
+    for (let j = i; j < Math.min(i + BATCH, KEYS); j++) updates.push({ ...keyAt(j), points: 1 + (j % 7) });
+    await store.addMany(updates, now);
+  }
+  const records = await store.size();
+  await store.close();
+  return { records, seconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true }) as string[]) {
+    const stat = statSync(join(dir, entry));
+    if (stat.isFile()) total += stat.size;
+  }
+  return total;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mib = (n: number): number => Math.round(n * 10) / 10;
+
+async function main(): Promise<void> {
+  const stateDir = mkdtempSync(join(TMP, 'memory-state-'));
+  try {
+    console.log(`== memory: ${KEYS.toLocaleString('en-US')} live keys, ${IDLE_CONNECTIONS} idle MTA connections`);
+    const filled = await prefill(stateDir);
+    console.log(`prefilled ${filled.records.toLocaleString('en-US')} records in ${filled.seconds} s; LevelDB ${mib(directoryBytes(join(stateDir, 'scores')) / 1048576)} MiB`);
+    const floodgate = await startMilter('floodgate', { stateDir });
+    try {
+      await sleep(2000);
+      const atStart = processMemory(floodgate.mainPid);
+      // A little ordinary traffic first: the JIT, the LevelDB block cache and the buffers of a working service.
+      const load = await runLoad(floodgate, { connections: 16, processes: 2, durationS: 5, warmupS: 1 });
+      await sleep(2000);
+      const afterLoad = processMemory(floodgate.mainPid);
+      const idle = spawnTracked(join(BIN, 'milter-load'), ['--idle', '-c', String(IDLE_CONNECTIONS), '-P', '4', '-d', '15', '-w', '0', floodgate.target]);
+      let rss = 0;
+      let fds = 0;
+      for (let t = 0; t < 24; t++) {
+        await sleep(500);
+        if (t < 6) continue; // let the connections open and the session objects settle
+        rss = Math.max(rss, processMemory(floodgate.mainPid).rssMiB);
+        fds = Math.max(fds, readdirSync(`/proc/${floodgate.mainPid}/fd`).length);
+      }
+      const withIdle = processMemory(floodgate.mainPid);
+      await idle.exited;
+      const established = Number(/idle connections established: (\d+)/.exec(idle.output())?.[1] ?? NaN);
+      const result = {
+        keys: KEYS,
+        records: filled.records,
+        prefill_seconds: filled.seconds,
+        leveldb_mib: mib(directoryBytes(join(stateDir, 'scores')) / 1048576),
+        rss_at_start_mib: mib(atStart.rssMiB),
+        rss_after_load_mib: mib(afterLoad.rssMiB),
+        load_sessions_per_s: load.sessions_per_s,
+        idle_connections: IDLE_CONNECTIONS,
+        idle_established: established,
+        open_fds_with_idle: fds,
+        rss_with_idle_mib: mib(rss),
+        peak_rss_mib: mib(withIdle.peakMiB),
+        target_mib: 150,
+      };
+      console.log(JSON.stringify(result));
+      writeResult('memory.json', { meta: { started: new Date().toISOString(), source: sourceInfo(), machine: machineInfo() }, ...result });
+    } finally {
+      await floodgate.stop();
+    }
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
