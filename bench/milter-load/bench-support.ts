@@ -144,8 +144,18 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const configFile = join(dir, 'floodgate.yml');
   writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false));
   const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), FLOODGATE_CLI, 'run', '--config', configFile], { cwd: dir });
-  await waitFor(() => child.output().includes('"listening"') || child.child.exitCode !== null, 60_000, () => `floodgate to listen:\n${child.output()}`);
-  if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
+  const cleanUp = (): void => {
+    if (ownState) rmSync(stateDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => child.output().includes('"listening"') || child.child.exitCode !== null, 60_000, () => `floodgate to listen:\n${child.output()}`);
+    if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
+  } catch (error) {
+    await child.kill(5_000);
+    cleanUp();
+    throw error;
+  }
   return {
     kind: options.memoryStore ? 'floodgate-memory' : 'floodgate',
     transport,
@@ -157,8 +167,7 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
     log: () => child.output(),
     stop: async () => {
       await child.kill(20_000);
-      if (ownState) rmSync(stateDir, { recursive: true, force: true });
-      if (!options.nodeArgs?.some((a) => a.startsWith('--cpu-prof'))) rmSync(dir, { recursive: true, force: true });
+      cleanUp();
     },
   };
 }
