@@ -21,6 +21,22 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Starts `floodgate run` as a tracked child; `logged` waits until its log shows a text. */
+function startService(configFile: string) {
+  const child = spawn(process.execPath, [CLI, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const logged = async (text: string) => {
+    const deadline = Date.now() + 15_000;
+    while (!stderr.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, logged, log: () => stderr };
+}
+
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, FLOODGATE_CONFIG: '' } });
 }
@@ -53,17 +69,7 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   const port = await freePort();
   const file = join(dir, 'floodgate.yml');
   writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  format: json\n`);
-  const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const logged = async (text: string) => {
-    const deadline = Date.now() + 15_000;
-    while (!stderr.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const { child, logged, log } = startService(file);
   await logged('"listening"');
 
   const mta = await MtaClient.open({ port });
@@ -74,7 +80,7 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   writeFileSync(file, 'listen: [unclosed\n');
   child.kill('SIGHUP');
   await logged('reload failed, keeping the running configuration');
-  expect(stderr).toContain('FG_ERR_CONFIG');
+  expect(log()).toContain('FG_ERR_CONFIG');
 
   writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  level: debug\n`);
   child.kill('SIGHUP');
@@ -88,7 +94,7 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   await logged('shutting down');
   mta.send('Q'); // the open session ends; the service then stops without waiting for the grace period
   expect(await exited).toBe(0);
-  expect(stderr).toContain('"stopped"');
+  expect(log()).toContain('"stopped"');
 });
 
 describe('rules on the command line', () => {
@@ -127,22 +133,12 @@ describe('rules on the command line', () => {
     writeFileSync(rules, readFileSync(join(__dirname, '..', '..', 'rules', 'default.yml'), 'utf8'));
     const file = join(dir, 'live.yml');
     writeFileSync(file, `listen: inet:127.0.0.1:${port}\nrules: live-rules.yml\nstate_dir: live-state\n`);
-    const child = spawn(process.execPath, [CLI, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const logged = async (text: string) => {
-      const deadline = Date.now() + 15_000;
-      while (!stderr.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`"${text}" not logged; log so far:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const { child, logged, log } = startService(file);
     await logged('"listening"');
     writeFileSync(rules, 'keys: {}\nrules:\n  - name: x\n    on: rcpt\n    add: { nosuchclass: 1 }\n');
     child.kill('SIGHUP');
     await logged('reload failed, keeping the running configuration');
-    expect(stderr).toContain('live-rules.yml:5:');
+    expect(log()).toContain('live-rules.yml:5:');
     // The running rules still refuse a flooder: the milter keeps negotiating RCPT.
     const mta = await MtaClient.open({ port });
     const neg = await mta.negotiate();
