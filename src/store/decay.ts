@@ -1,5 +1,5 @@
 // The score arithmetic every backend shares: decay, expiry, argument checks and one key's update step.
-import { EPSILON, type ScoreRecord, type ScoreUpdate } from './score-store';
+import { EPSILON, type ScoreRecord, type ScoreStore, type ScoreUpdate } from './score-store';
 
 /** What a backend keeps per key (the key itself is the backend's). */
 export interface StoredScore {
@@ -69,6 +69,22 @@ export function checkUpdate(update: ScoreUpdate): void {
     throw new RangeError(`score store: halfLifeMs must be a positive finite number, got ${update.halfLifeMs} for ${update.key}`);
   }
   if (update.cap !== undefined && !Number.isFinite(update.cap)) throw new RangeError(`score store: cap must be finite, got ${update.cap} for ${update.key}`);
+}
+
+/**
+ * Checks a batch for addMany() (RangeError on a caller's bug) and returns copies: a backend that
+ * applies them later (LevelDB's grouped writer) applies exactly what was checked.
+ */
+export function checkedBatch(updates: ReadonlyArray<ScoreUpdate>, now: number): ScoreUpdate[] {
+  checkNow(now);
+  updates.forEach(checkUpdate);
+  return updates.map(({ key, points, halfLifeMs, cap }) => ({ key, points, halfLifeMs, cap }));
+}
+
+/** add() for every backend: a single update is a batch of one. */
+export async function addOne(store: Pick<ScoreStore, 'addMany'>, key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
+  const [score] = await store.addMany([{ key, points, halfLifeMs, cap }], now);
+  return score!;
 }
 
 export function checkTopLimit(n: number): void {

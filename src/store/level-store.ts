@@ -5,7 +5,7 @@
 // entry's removal in one batch. Writes are not fsync'd: a crashed process loses nothing, a crashed
 // machine may lose the last seconds of scores, which for rate limiting is a fair price for speed.
 import { Level } from 'level';
-import { checkKey, checkNow, checkTopLimit, checkUpdate, liveRecord } from './decay';
+import { addOne, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord } from './decay';
 import { ensureDirectory } from './directory';
 import { StoreError, toStoreError } from './errors';
 import {
@@ -78,17 +78,13 @@ export class LevelStore implements ScoreStore {
     }
   }
 
-  async add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
-    const [score] = await this.addMany([{ key, points, halfLifeMs, cap }], now);
-    return score!;
+  add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
+    return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
   async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
-    checkNow(now);
-    updates.forEach(checkUpdate);
-    if (updates.length === 0) return [];
-    // Copied: the writer applies them a little later, and must apply exactly what was checked.
-    const checked = updates.map(({ key, points, halfLifeMs, cap }) => ({ key, points, halfLifeMs, cap }));
+    const checked = checkedBatch(updates, now);
+    if (checked.length === 0) return [];
     return this.call('add', () => this.writer.add(checked, now));
   }
 

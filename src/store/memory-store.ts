@@ -2,7 +2,7 @@
 //
 // Every method runs to completion without awaiting anything in between, so each update is atomic for
 // free. sweep() and size() look at every record (O(n)): fine for tests and for a local fallback.
-import { applyUpdate, checkKey, checkNow, checkTopLimit, checkUpdate, isExpired, liveRecord, type StoredScore } from './decay';
+import { addOne, checkedBatch, applyUpdate, checkKey, checkNow, checkTopLimit, isExpired, liveRecord, type StoredScore } from './decay';
 import { StoreError } from './errors';
 import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { TopScores } from './top-scores';
@@ -11,16 +11,13 @@ export class MemoryStore implements ScoreStore {
   private readonly records = new Map<string, StoredScore>();
   private closed = false;
 
-  async add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
-    const [score] = await this.addMany([{ key, points, halfLifeMs, cap }], now);
-    return score!;
+  add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
+    return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
   async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
     this.checkOpen();
-    checkNow(now);
-    updates.forEach(checkUpdate);
-    return updates.map((update) => {
+    return checkedBatch(updates, now).map((update) => {
       const step = applyUpdate(this.records.get(update.key), update, now);
       if (step.next === null) this.records.delete(update.key);
       else if (step.next !== 'unchanged') this.records.set(update.key, step.next);

@@ -13,7 +13,7 @@
 // ranking cannot replace the scan: scores decay at each key's own half-life, so a sorted set's order
 // goes stale, and one index key would put every update of the Cluster in its slot.
 import { Cluster, type Redis } from 'ioredis';
-import { checkKey, checkNow, checkTopLimit, checkUpdate, liveRecord, MAX_EXPIRES_AT, type StoredScore } from './decay';
+import { addOne, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, MAX_EXPIRES_AT, type StoredScore } from './decay';
 import { StoreError, toStoreError } from './errors';
 import { createRedisClient, waitUntilReady, type RedisClient, type RedisConnectionOptions } from './redis-connection';
 import { ADD_SCRIPT, SWEEP_SCRIPT } from './redis-scripts';
@@ -101,19 +101,17 @@ export class RedisStore implements ScoreStore {
     return `${this.prefix}{${key}}`;
   }
 
-  async add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
-    const [score] = await this.addMany([{ key, points, halfLifeMs, cap }], now);
-    return score!;
+  add(key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> {
+    return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
   async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
-    checkNow(now);
-    updates.forEach(checkUpdate);
-    if (updates.length === 0) return [];
+    const checked = checkedBatch(updates, now);
+    if (checked.length === 0) return [];
     return this.call('add', () => {
       const scripts = this.client as unknown as ScriptCommands;
       // Sent back to back on the connection, so a key named twice sees its earlier update.
-      return Promise.all(updates.map(({ key, points, halfLifeMs, cap }) => scripts
+      return Promise.all(checked.map(({ key, points, halfLifeMs, cap }) => scripts
         .fgAdd(this.redisKey(key), String(now), String(points), String(halfLifeMs), cap === undefined ? '' : String(cap), String(EPSILON), String(MAX_EXPIRES_AT))
         .then(parseLuaNumber)));
     });
