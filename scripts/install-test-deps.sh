@@ -15,6 +15,9 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # Private redis-server instances and a 3-primary Cluster for the Redis store's tests (redis-tools comes along: redis-cli).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)   # a throw-away CA for the rediss:// test
+# Postfix's lmdb and cdb map plugins: the recipient map is tested with every compiled map type.
+dpkg -s postfix-lmdb >/dev/null 2>&1 || need+=(postfix-lmdb)
+dpkg -s postfix-cdb >/dev/null 2>&1 || need+=(postfix-cdb)
 # The Debian package: build (packaging/build-deb.sh), lintian, systemd-analyze verify, and python3
 # to receive the service's sd_notify datagrams in tests (Node has no unix datagram sockets).
 command -v dh >/dev/null 2>&1 || need+=(debhelper)

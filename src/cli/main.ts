@@ -8,6 +8,8 @@ import { loadServiceConfig, type ServiceConfig } from '../config/service-config'
 import { FloodgateError } from '../errors';
 import { systemdNotifier } from '../native/sd-notify';
 import { loadRuleSet } from '../rules/loader';
+import { createLogger } from '../log/logger';
+import { ReputationLookupResources } from '../service/reputation-resources';
 import { startFloodgate, type RunningFloodgate } from '../service/scoring-service';
 import { checkRules } from './check-rules';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
@@ -103,7 +105,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     process.stderr.write(`floodgate: ${(error as Error).message}\n`);
     const code = (error as FloodgateError).code;
-    return code === 'FG_ERR_CONFIG' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
+    // A recipient map the rules name but that cannot be loaded is a configuration error too.
+    return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
 }
 
@@ -119,9 +122,9 @@ async function run(configFile: string | undefined): Promise<number> {
   const status = () => `listening on ${running?.service.listen}`;
   const reload = () => {
     if (!running || !systemd) return void (reloadPending = true);
-    systemd.reloading();
-    running.service.reload();
-    systemd.ready(status());
+    const notify = systemd;
+    notify.reloading();
+    void running.service.reload().then(() => notify.ready(status()));
   };
   let stopping = false;
   const stop = () => {
@@ -163,7 +166,14 @@ async function runSimulate(config: ServiceConfig, values: { [K in keyof typeof O
     authUser: values.auth as string | undefined,
     size: values.size === undefined ? undefined : Number(values.size),
   };
-  await simulate(ruleSet, session, count, intervalMs, process.stdout);
+  // The service's resolver settings and recipient map, so simulate sees what the service would.
+  const resources = new ReputationLookupResources();
+  try {
+    const reputation = await resources.checksFor(ruleSet.reputation, config.dns, createLogger('warn', 'text'));
+    await simulate(ruleSet, session, count, intervalMs, process.stdout, reputation.idle ? undefined : reputation);
+  } finally {
+    resources.close();
+  }
   return EXIT.OK;
 }
 

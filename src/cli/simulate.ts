@@ -1,8 +1,10 @@
 // `floodgate simulate`: dry-run sessions against the rules with an in-memory store and a simulated clock.
 import type { SessionContext } from '../session/handler';
-import type { RuleEvent, RuleSet } from '../rules/rule-set';
+import type { Facts, RuleEvent, RuleSet } from '../rules/rule-set';
 import { factsFor } from '../engine/facts';
 import { ScoringEngine, type Evaluation } from '../engine/scoring-engine';
+import type { DnsListReport } from '../dns/dns-lists';
+import type { ReputationChecks } from '../reputation/reputation-checks';
 import { MemoryStore } from '../store/memory-store';
 
 export interface SimulatedSession {
@@ -15,8 +17,11 @@ export interface SimulatedSession {
   size?: number;
 }
 
-/** Runs `count` identical sessions `intervalMs` apart and prints every event's decision and reasons. */
-export async function simulate(ruleSet: RuleSet, session: SimulatedSession, count: number, intervalMs: number, out: NodeJS.WritableStream): Promise<void> {
+/**
+ * Runs `count` identical sessions `intervalMs` apart and prints every event's decision and reasons;
+ * with `reputation`, the DNS lookups of the first session too (later ones come from the cache).
+ */
+export async function simulate(ruleSet: RuleSet, session: SimulatedSession, count: number, intervalMs: number, out: NodeJS.WritableStream, reputation?: ReputationChecks): Promise<void> {
   let now = Date.now();
   const engine = new ScoringEngine(ruleSet, new MemoryStore(), () => now);
   for (let i = 1; i <= count; i++) {
@@ -31,11 +36,38 @@ export async function simulate(ruleSet: RuleSet, session: SimulatedSession, coun
     ];
     for (const [event, recipient] of steps) {
       if (!ruleSet.events.has(event)) continue;
-      const evaluation = await engine.evaluate(factsFor(ctx, event, { recipient, size: session.size }));
-      out.write(`  ${event.padEnd(7)} ${recipient ?? ''}${recipient ? ' ' : ''}-> ${describe(evaluation)}\n`);
+      const plain = factsFor(ctx, event, { recipient, size: session.size });
+      const facts = reputation ? await reputation.enrich(ctx, plain) : plain;
+      const evaluation = await engine.evaluate(facts);
+      out.write(`  ${event.padEnd(7)} ${recipient ?? ''}${recipient ? ' ' : ''}-> ${describe(evaluation)}${describeFacts(facts)}\n`);
       if (evaluation.kind === 'allowed') break;
     }
+    if (i === 1 && reputation) await describeLookups(reputation, ctx, out);
     now += intervalMs;
+  }
+}
+
+/** What the lookups gave this event's rules, after the verdict: `[dnsbl 6 (zen,sbl); reverse dns none]`. */
+function describeFacts(facts: Facts): string {
+  const parts: string[] = [];
+  if (facts.dnsbl) parts.push(`dnsbl ${facts.dnsbl.score}${facts.dnsbl.listedOn.size ? ` (${[...facts.dnsbl.listedOn].join(',')})` : ''}`);
+  if (facts.rhsbl) parts.push(`rhsbl ${facts.rhsbl.score}${facts.rhsbl.listedOn.size ? ` (${[...facts.rhsbl.listedOn].join(',')})` : ''}`);
+  if (facts.reverseDns) parts.push(`reverse dns ${facts.reverseDns}`);
+  if (facts.recipientKnown !== undefined) parts.push(facts.recipientKnown ? 'recipient known' : 'recipient unknown');
+  return parts.length ? `  [${parts.join('; ')}]` : '';
+}
+
+/** Every list's answer and the reverse-DNS names, so a postmaster sees why a list did or did not count. */
+async function describeLookups(reputation: ReputationChecks, ctx: SessionContext, out: NodeJS.WritableStream): Promise<void> {
+  const lookups = reputation.lookups(ctx);
+  if (!lookups) return;
+  const listLines = (label: string, report: DnsListReport) =>
+    report.results.map((r) => `  ${label} ${r.name} (${r.zone}): ${r.status}${r.answers.length ? ` ${r.answers.join(',')}` : ''}${r.status === 'listed' ? ` -> ${r.weight > 0 ? '+' : ''}${r.weight}` : ''}\n`);
+  if (lookups.dnsbl) out.write(listLines('dnsbl', await lookups.dnsbl).join(''));
+  for (const [domain, report] of lookups.rhsbl) out.write(listLines(`rhsbl ${domain}`, await report).join(''));
+  if (lookups.reverseDns) {
+    const r = await lookups.reverseDns;
+    out.write(`  reverse dns: ${r.status}${r.names.length ? ` (PTR ${r.names.join(', ')}${r.verifiedName ? `; confirmed ${r.verifiedName}` : ''})` : ''}\n`);
   }
 }
 

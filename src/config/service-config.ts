@@ -1,5 +1,6 @@
 // The service configuration file (floodgate.yml): schema, defaults, and conversion to typed settings.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { durationMs, durationSchema } from './duration';
@@ -54,6 +55,7 @@ interface ConfigFile {
   on_store_error?: 'tempfail' | 'accept' | 'local';
   admin_socket?: string;
   mta_timeout?: Duration;
+  dns?: { servers?: string[]; timeout?: Duration; cache_size?: number };
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
 }
 
@@ -86,7 +88,18 @@ export interface ServiceConfig {
   adminSocket: string;
   /** The MTA's milter timeout, which tarpit delays must stay under (check-rules warns). */
   mtaTimeoutMs: number;
+  dns: DnsConfig;
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' };
+}
+
+/** The resolver DNS list and reverse-DNS rules query. */
+export interface DnsConfig {
+  /** Name servers as "address" or "address:port" ("[v6]:port"); undefined: the system's (/etc/resolv.conf). */
+  servers: readonly string[] | undefined;
+  /** Longest wait for one check (all lists in parallel, or PTR plus forward lookups) before it counts as timed out. */
+  timeoutMs: number;
+  /** Answers kept (positive and negative), least recently used dropped first. */
+  cacheSize: number;
 }
 
 export const DEFAULT_LISTEN = 'inet:127.0.0.1:8895';
@@ -164,6 +177,16 @@ const schema = {
     on_store_error: { enum: ['tempfail', 'accept', 'local'] },
     admin_socket: { type: 'string', minLength: 1 },
     mta_timeout: durationSchema,
+    dns: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // An address with an optional port: 192.0.2.53, 192.0.2.53:5353, 2001:db8::53, [2001:db8::53]:5353.
+        servers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?|[0-9A-Fa-f:.]+)$' } },
+        timeout: durationSchema,
+        cache_size: { type: 'integer', minimum: 0 },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -211,9 +234,27 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     storeFallback: raw.on_store_error === 'local' ? 'local' : undefined,
     adminSocket: resolve(stateDir, raw.admin_socket ?? 'admin.sock'),
     mtaTimeoutMs: durationMs(raw.mta_timeout ?? '30s'),
+    dns: dnsConfig(raw.dns ?? {}, file),
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' },
   };
-  return Object.freeze({ ...config, socket: Object.freeze(config.socket), log: Object.freeze(config.log) });
+  if (config.dns.timeoutMs >= config.mtaTimeoutMs) {
+    throw new ConfigError([{ file, line: 0, column: 0, message: `dns.timeout (${config.dns.timeoutMs} ms) must be shorter than mta_timeout (${config.mtaTimeoutMs} ms): the MTA would give up on the milter first` }]);
+  }
+  return Object.freeze({ ...config, socket: Object.freeze(config.socket), dns: Object.freeze(config.dns), log: Object.freeze(config.log) });
+}
+
+function dnsConfig(raw: NonNullable<ConfigFile['dns']>, source: string): DnsConfig {
+  for (const server of raw.servers ?? []) {
+    if (!isIP(server) && !isIP(server.replace(/^\[(.*)\]:[0-9]+$/, '$1').replace(/^([0-9.]+):[0-9]+$/, '$1'))) {
+      throw new ConfigError([{ file: source, line: 0, column: 0, message: `dns.servers: "${server}" is not an IP address with an optional port` }]);
+    }
+  }
+  return {
+    servers: raw.servers === undefined ? undefined : Object.freeze([...raw.servers]),
+    // Spamhaus and postscreen work with answers well under a second; 2 s leaves room for one retry inside.
+    timeoutMs: durationMs(raw.timeout ?? '2s'),
+    cacheSize: raw.cache_size ?? 50_000,
+  };
 }
 
 function redisSettings(raw: RedisFile, base: string, source: string): RedisSettings {

@@ -1,5 +1,5 @@
 // Second half of an evaluation: from the keys' new scores to one verdict and its side actions. Pure.
-import type { KeyClass, RuleSet, Threshold, ThresholdAction } from '../rules/rule-set';
+import type { KeyClass, Rule, RuleSet, Threshold, ThresholdAction } from '../rules/rule-set';
 import type { KeyUpdate } from './plan';
 
 export interface ScoredKey {
@@ -20,14 +20,19 @@ export interface Outcome {
   action: ThresholdAction;
   /** Every threshold that applied, enforced or observed, for the log and for side actions. */
   reasons: Reason[];
+  /** Rules whose own answer (delay, tempfail, reject) took part. */
+  rules: Rule[];
 }
 
 /** Allow-list beats everything (a white list overrides all, as in SMTPTracker); then severity. */
 const SEVERITY: Record<ThresholdAction['kind'], number> = { continue: 0, delay: 1, discard: 2, tempfail: 3, reject: 4, ok: 5 };
 
-export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[]): Outcome {
+export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[], ruleActions: readonly Rule[] = []): Outcome {
   let action: ThresholdAction = { kind: 'continue' };
   const reasons: Reason[] = [];
+  // A rule's answer competes with the thresholds' on severity alone: a block-list reject beats a
+  // threshold's delay, a threshold's reject beats a tarpit rule.
+  for (const rule of ruleActions) if (rule.action) action = stronger(action, rule.action);
   for (const { update, score } of scored) {
     const settings = ruleSet.keyClasses.get(update.keyClass);
     if (!settings) continue;
@@ -39,7 +44,7 @@ export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[]): Outcome 
     reasons.push({ keyClass: update.keyClass, key: update.key, score, rules: update.rules, threshold: enforced });
     action = stronger(action, enforced.action);
   }
-  return { action, reasons };
+  return { action, reasons, rules: [...ruleActions] };
 }
 
 /**

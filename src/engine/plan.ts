@@ -1,6 +1,6 @@
 // First half of an evaluation: which rules match the facts and which keys get how many points. Pure.
 import { keyClassParts } from '../rules/loader';
-import type { Facts, KeyClass, Rule, RuleSet, Threshold } from '../rules/rule-set';
+import type { Facts, KeyClass, Points, Rule, RuleSet, Threshold } from '../rules/rule-set';
 import { keyFor } from './key-values';
 
 export interface KeyUpdate {
@@ -20,11 +20,14 @@ export interface Plan {
   updates: KeyUpdate[];
   /** Observe-only rules that matched, with the points they would have added. */
   observed: Array<{ rule: Rule; keys: string[] }>;
+  /** Enforced rules with their own answer (block-list, tarpit) that matched, in file order. */
+  ruleActions: Rule[];
 }
 
 export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   const byKey = new Map<string, KeyUpdate>();
   const observed: Plan['observed'] = [];
+  const ruleActions: Rule[] = [];
   for (const rule of ruleSet.rules) {
     if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
     if (rule.ok) {
@@ -32,10 +35,12 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
         observed.push({ rule, keys: [] });
         continue;
       }
-      return { allowedBy: rule, updates: [...byKey.values()], observed };
+      return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions };
     }
+    if (rule.action && !rule.observe) ruleActions.push(rule);
     const keys: string[] = [];
-    for (const [keyClass, points] of rule.add) {
+    for (const [keyClass, written] of rule.add) {
+      const points = pointsFor(written, facts);
       const settings = ruleSet.keyClasses.get(keyClass);
       if (!settings) continue; // the loader guarantees every class is declared
       const key = keyFor(keyClass, keyClassParts(keyClass), facts, settings);
@@ -52,7 +57,21 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
     }
     if (rule.observe) observed.push({ rule, keys });
   }
-  return { updates: [...byKey.values()], observed };
+  return { updates: [...byKey.values()], observed, ruleActions };
+}
+
+/**
+ * An enforced allow-list rule that matches without any lookup: the event is accepted whatever DNS
+ * would say, so the handler need not wait for it (a trusted network never waits for its PTR).
+ */
+export function allowedWithoutLookups(ruleSet: RuleSet, facts: Facts): boolean {
+  return ruleSet.rules.some((r) => r.ok && !r.observe && r.reads.size === 0 && r.events.has(facts.event) && r.condition(facts));
+}
+
+/** Fixed points, or the weighted score of the lists that list the client (0 when none does or none answered). */
+function pointsFor(points: Points, facts: Facts): number {
+  if (typeof points === 'number') return points;
+  return facts[points]?.score ?? 0;
 }
 
 /**

@@ -19,7 +19,7 @@ export class ScoringEngine {
   async evaluate(facts: Facts): Promise<Evaluation> {
     const planned = plan(this.ruleSet, facts);
     if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed };
-    if (planned.updates.length === 0) return { kind: 'scored', outcome: { action: { kind: 'continue' }, reasons: [] }, observed: planned.observed, updated: 0 };
+    if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, updated: 0 };
     const now = this.now();
     const scores = await this.store.addMany(
       planned.updates.map((u) => ({ key: u.key, points: u.points, halfLifeMs: u.halfLifeMs, ...(u.cap === undefined ? {} : { cap: u.cap }) })),
@@ -28,6 +28,7 @@ export class ScoringEngine {
     const outcome = decide(
       this.ruleSet,
       planned.updates.map((update, i) => ({ update, score: scores[i] })),
+      planned.ruleActions,
     );
     return { kind: 'scored', outcome, observed: planned.observed, updated: planned.updates.length };
   }

@@ -8,6 +8,8 @@ import type { Logger } from '../log/logger';
 import type { AlertSink } from './alerter';
 import type { Evaluation, ScoringEngine } from './scoring-engine';
 import { factsFor, type EventDetail } from './facts';
+import { allowedWithoutLookups } from './plan';
+import type { ReputationChecks } from '../reputation/reputation-checks';
 
 export type StoreErrorPolicy = 'tempfail' | 'accept';
 
@@ -16,6 +18,8 @@ export interface ScoringHandlerOptions {
   logger: Logger;
   onStoreError: StoreErrorPolicy;
   alerter?: AlertSink;
+  /** DNS lists, reverse DNS and the recipient map, when the rules read them. */
+  reputation?: ReputationChecks;
   now?: () => number;
   /** Counters for metrics; incremented here, exported elsewhere. */
   counters?: ScoringCounters;
@@ -54,7 +58,9 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   }
 
   async function evaluate(ctx: SessionContext, event: RuleEvent, detail?: EventDetail): Promise<ThresholdAction> {
-    const facts = factsFor(ctx, event, detail);
+    const plain = factsFor(ctx, event, detail);
+    const reputation = options.reputation && !options.reputation.idle && !allowedWithoutLookups(ruleSet, plain) ? options.reputation : undefined;
+    const facts = reputation ? await reputation.enrich(ctx, plain) : plain;
     let evaluation: Evaluation;
     counters.evaluations++;
     try {
@@ -74,7 +80,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
       return options.onStoreError === 'accept' ? { kind: 'continue' } : { kind: 'tempfail' };
     }
     for (const { rule, keys } of evaluation.observed) {
-      logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }) });
+      logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }), ...(rule.action ? { would: rule.action.kind } : {}) });
     }
     if (evaluation.kind === 'allowed') {
       logger.info('allow-list', { conn: ctx.connectionId, event, rule: evaluation.rule.name, client: facts.clientIp });
@@ -85,11 +91,14 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   }
 
   async function sideActions(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Extract<Evaluation, { kind: 'scored' }>): Promise<void> {
+    for (const rule of evaluation.outcome.rules) {
+      logger.info('rule answer', { conn: ctx.connectionId, event, rule: rule.name, action: rule.action?.kind, client: facts.clientIp, ...reputationFields(facts) });
+    }
     for (const reason of evaluation.outcome.reasons) {
       const t = reason.threshold;
       const action = t.action.kind;
       if (t.log || t.observe) {
-        logger.info(t.observe ? 'observe: threshold' : 'threshold', { conn: ctx.connectionId, event, key: reason.key, score: round(reason.score), rules: reason.rules, action, ...(t.observe ? { observe: true } : {}) });
+        logger.info(t.observe ? 'observe: threshold' : 'threshold', { conn: ctx.connectionId, event, key: reason.key, score: round(reason.score), rules: reason.rules, action, ...(t.observe ? { observe: true } : {}), ...reputationFields(facts) });
       }
       if (t.observe) continue;
       if (t.mail && alerter?.alert({ key: reason.key, score: reason.score, action, rules: reason.rules, client: facts.clientIp, sender: facts.sender }, now())) counters.alertsSent++;
@@ -114,14 +123,24 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   };
   const connect = onEvent('connect');
   const helo = onEvent('helo');
+  const lookups = options.reputation && !options.reputation.idle ? options.reputation : undefined;
+  /**
+   * No rule counts this event, but later rules read DNS: start the lookups now, while the MTA goes
+   * on with the session, so that they are (nearly) done when the rules need them.
+   */
+  const startLookups = (event: 'connect' | 'helo') => async (ctx: SessionContext): Promise<Verdict<ConnectionDecision>> => {
+    const plain = factsFor(ctx, event);
+    if (lookups && !allowedWithoutLookups(ruleSet, plain)) lookups.start(ctx, plain);
+    return { kind: 'continue' };
+  };
   const mail = onEvent('mail');
   const rcpt = onEvent('rcpt');
   const eomEvent = onEvent('eom');
 
   return {
     needs: () => needs,
-    ...(ruleSet.events.has('connect') ? { connect: async (ctx: SessionContext) => connectionVerdict(await connect(ctx)) } : {}),
-    ...(ruleSet.events.has('helo') ? { helo: async (ctx: SessionContext) => connectionVerdict(await helo(ctx)) } : {}),
+    ...(ruleSet.events.has('connect') ? { connect: async (ctx: SessionContext) => connectionVerdict(await connect(ctx)) } : lookups ? { connect: startLookups('connect') } : {}),
+    ...(ruleSet.events.has('helo') ? { helo: async (ctx: SessionContext) => connectionVerdict(await helo(ctx)) } : lookups ? { helo: startLookups('helo') } : {}),
     ...(ruleSet.events.has('mail') ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
     ...(ruleSet.events.has('rcpt') ? { rcpt: (ctx: SessionContext, recipient: string) => rcpt(ctx, { recipient }) } : {}),
     async eom(ctx: SessionContext): Promise<EomResult> {
@@ -164,6 +183,16 @@ function toVerdict(action: ThresholdAction, event: RuleEvent): Verdict {
 /** Discard has no meaning before a message: toVerdict already mapped it to continue there. */
 function connectionVerdict(verdict: Verdict): Verdict<ConnectionDecision> {
   return verdict as Verdict<Exclude<Decision, { kind: 'discard' }>>;
+}
+
+/** What the lookups found, for the decision's log line: an operator must see why a list-based rule fired. */
+function reputationFields(facts: Facts): Record<string, unknown> {
+  return {
+    ...(facts.dnsbl && facts.dnsbl.listedOn.size > 0 ? { dnsbl: [...facts.dnsbl.listedOn], dnsbl_score: facts.dnsbl.score } : {}),
+    ...(facts.rhsbl && facts.rhsbl.listedOn.size > 0 ? { rhsbl: [...facts.rhsbl.listedOn], rhsbl_score: facts.rhsbl.score } : {}),
+    ...(facts.reverseDns ? { reverse_dns: facts.reverseDns } : {}),
+    ...(facts.recipientKnown === false ? { recipient_unknown: facts.recipient } : {}),
+  };
 }
 
 function round(n: number): number {

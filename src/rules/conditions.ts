@@ -1,8 +1,8 @@
 // Compiles a rule's `when` into a Condition, and refuses facts the rule's events never carry.
-import type { Condition, Facts, RuleEvent } from './rule-set';
+import type { Condition, Facts, ListingFacts, ReputationFact, ReverseDnsStatus, RuleEvent } from './rule-set';
 import { buildSet, compilePattern, inlineEntries, type NamedList } from './lists';
 import { normaliseAddress, normaliseHost } from './normalise';
-import type { IpMatcherSpec, ListKind, NodePath, RulesSource, TextMatcherSpec, WhenSpec } from './schema';
+import type { IpMatcherSpec, ListingMatcherSpec, ListKind, NodePath, RulesSource, TextMatcherSpec, WhenSpec } from './schema';
 
 type Value = string | undefined;
 type TextFact = 'client_name' | 'helo' | 'sender' | 'sender_domain' | 'recipient' | 'recipient_domain' | 'auth_user';
@@ -40,6 +40,11 @@ export interface ConditionScope {
   readonly declaredLists: ReadonlySet<string>;
   readonly usedLists: Set<string>;
   usesSize: boolean;
+  /** Names of the DNS lists the file declares, per kind; undefined when it declares none. */
+  readonly dnsLists: { readonly dnsbl?: ReadonlySet<string>; readonly rhsbl?: ReadonlySet<string> };
+  readonly hasRecipientMap: boolean;
+  /** Facts needing a lookup that this rule reads. */
+  readonly reads: Set<ReputationFact>;
 }
 
 /** All entries must hold (AND); an absent or empty `when` always holds. */
@@ -78,6 +83,26 @@ export function compileWhen(when: WhenSpec | undefined, path: NodePath, scope: C
       case 'client_ip':
         parts.push(compileIpMatcher(when.client_ip ?? {}, at, scope));
         break;
+      case 'dnsbl':
+      case 'rhsbl':
+        requireEvents(field, field === 'dnsbl' ? ALL : FROM_HELO, at, scope);
+        parts.push(compileListingMatcher(field, when[field] ?? {}, at, scope));
+        break;
+      case 'reverse_dns': {
+        scope.reads.add('reverse_dns');
+        const wanted = new Set<ReverseDnsStatus>((typeof when.reverse_dns === 'string' ? [when.reverse_dns] : (when.reverse_dns ?? [])) as ReverseDnsStatus[]);
+        parts.push((f) => f.reverseDns !== undefined && wanted.has(f.reverseDns));
+        break;
+      }
+      case 'recipient_known': {
+        requireEvents(field, AT_RCPT, at, scope);
+        if (!scope.hasRecipientMap) scope.source.error(at, `"recipient_known" needs a recipients map (rule "${scope.rule}")`, true);
+        scope.reads.add('recipient_known');
+        const known = when.recipient_known;
+        // A recipient outside the map's domains is neither known nor unknown: it matches neither test.
+        parts.push((f) => f.recipientKnown === known);
+        break;
+      }
       default:
         requireEvents(field, TEXT_FACTS[field].events, at, scope);
         parts.push(compileTextMatcher(field, when[field] ?? {}, at, scope));
@@ -112,6 +137,30 @@ function compileIpMatcher(spec: IpMatcherSpec, at: NodePath, scope: ConditionSco
   }
   return (f) => tests.every((t) => t(f.clientIp));
 }
+
+/** `dnsbl`/`rhsbl`: the weighted score against a bound, or a listing on one of the named lists. */
+function compileListingMatcher(fact: 'dnsbl' | 'rhsbl', spec: ListingMatcherSpec, at: NodePath, scope: ConditionScope): Condition {
+  const declared = scope.dnsLists[fact];
+  if (declared === undefined) scope.source.error(at, `"${fact}" needs lists in the ${fact} section (rule "${scope.rule}")`, true);
+  scope.reads.add(fact);
+  const tests: Array<(v: ListingFacts) => boolean> = [];
+  const { above, below, listed_on: names } = spec;
+  if (above !== undefined) tests.push((v) => v.score > above);
+  if (below !== undefined) tests.push((v) => v.score < below);
+  if (names !== undefined) {
+    names.forEach((name, i) => {
+      if (declared !== undefined && !declared.has(name)) scope.source.error([...at, 'listed_on', i], `${fact} list "${name}" is not defined in the ${fact} section`);
+    });
+    tests.push((v) => names.some((name) => v.listedOn.has(name)));
+  }
+  // No answer (lists not queried, every lookup failed) is "not listed": score 0.
+  return (f) => {
+    const value = f[fact] ?? NOT_LISTED;
+    return tests.every((t) => t(value));
+  };
+}
+
+const NOT_LISTED: ListingFacts = { score: 0, listedOn: new Set() };
 
 function compileTextMatcher(fact: TextFact, spec: TextMatcherSpec, at: NodePath, scope: ConditionScope): Condition {
   const { kind, read } = TEXT_FACTS[fact];

@@ -199,7 +199,7 @@ export function inlineEntries(values: readonly string[], path: ReadonlyArray<str
   return values.map((text, i) => ({ text: text.trim(), report: (message: string) => source.error([...path, i], message) }));
 }
 
-function fileEntries(path: string, at: ReadonlyArray<string | number>, source: RulesSource): ListEntry[] | undefined {
+export function fileEntries(path: string, at: ReadonlyArray<string | number>, source: RulesSource): ListEntry[] | undefined {
   // Relative to the rules file, so a rules directory can be moved or shipped as a whole.
   const file = isAbsolute(path) ? path : join(dirname(source.file), path);
   let text: string;

@@ -5,8 +5,9 @@ import { ConfigError } from '../config/errors';
 import { formatReplyText, type RejectCode, type SmtpReply, type TempfailCode } from '../milter/reply-text';
 import { compileWhen, type ConditionScope } from './conditions';
 import { compileLists, type NamedList } from './lists';
-import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type KeyClass, type KeyClassSettings, type Rule, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
-import { EVENTS, RulesSource, type NodePath, type ReplySpec, type RulesFileSpec, type ThresholdSpec } from './schema';
+import { compileReputation, readsByEvent } from './reputation-rules';
+import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type KeyClass, type KeyClassSettings, type Points, type Rule, type RuleAction, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
+import { EVENTS, RulesSource, type NodePath, type ReplySpec, type RuleSpec, type RulesFileSpec, type ThresholdSpec } from './schema';
 
 export interface RuleSetOptions {
   /** How long the MTA waits for the milter: Postfix milter_command_timeout (30 s), Sendmail T=R:. */
@@ -54,17 +55,17 @@ export function parseRuleSet(text: string, file: string, opts: RuleSetOptions = 
   const lists = compileLists(spec.lists, source);
   const keyClasses = compileKeyClasses(spec, source);
   const alert = spec.alert && compileAlert(spec.alert, source);
-  const { rules, needsMessageSize } = compileRules(spec, source, lists, keyClasses);
-  const thresholds = compileThresholds(spec, source, alert !== undefined, keyClasses, {
-    mtaTimeoutMs: opts.mtaTimeoutMs ?? DEFAULT_MTA_TIMEOUT_MS,
-    maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
-  });
+  const reputationLists = compileReputation(spec, source);
+  const limits = { mtaTimeoutMs: opts.mtaTimeoutMs ?? DEFAULT_MTA_TIMEOUT_MS, maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS };
+  const { rules, needsMessageSize, reads } = compileRules(spec, source, lists, keyClasses, limits);
+  const thresholds = compileThresholds(spec, source, alert !== undefined, keyClasses, limits);
   warnAboutUse(spec, source, rules);
   source.throwIfFailed();
   const settings = new Map<KeyClass, KeyClassSettings>();
   for (const [name, s] of keyClasses) settings.set(name, { ...s, thresholds: thresholds.get(name) ?? [] });
   const events = new Set<RuleEvent>(EVENTS.filter((e) => rules.some((r) => r.events.has(e))));
-  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, needsMessageSize, warnings: source.formattedWarnings() };
+  const reputation = { ...reputationLists, reads };
+  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, needsMessageSize, warnings: source.formattedWarnings() };
   return deepFreeze(ruleSet);
 }
 
@@ -101,32 +102,78 @@ function compileAlert(spec: NonNullable<RulesFileSpec['alert']>, source: RulesSo
   return { relay: { host: m?.[1] ?? m?.[2] ?? '', port }, from: spec.from, to: [...spec.to], cooldownMs: durationMs(spec.cooldown ?? '1h') };
 }
 
-function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<string, NamedList>, keyClasses: Map<KeyClass, ClassBase>) {
+function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<string, NamedList>, keyClasses: Map<KeyClass, ClassBase>, limits: DelayLimits) {
   const rules: Rule[] = [];
   const firstAt = new Map<string, number>();
   const usedLists = new Set<string>();
   let needsMessageSize = false;
+  const dnsLists = {
+    ...(spec.dnsbl ? { dnsbl: new Set(Object.keys(spec.dnsbl)) } : {}),
+    ...(spec.rhsbl ? { rhsbl: new Set(Object.keys(spec.rhsbl)) } : {}),
+  };
   (spec.rules ?? []).forEach((r, i) => {
     const path = ['rules', i];
     const first = firstAt.get(r.name);
     if (first !== undefined) source.error([...path, 'name'], `duplicate rule name "${r.name}" (first used at line ${source.locate(['rules', first]).line})`);
     else firstAt.set(r.name, i);
     const events = EVENTS.filter((e) => (typeof r.on === 'string' ? [r.on] : r.on).includes(e));
-    const scope: ConditionScope = { source, rule: r.name, events, lists, declaredLists: new Set(Object.keys(spec.lists ?? {})), usedLists, usesSize: false };
+    const scope: ConditionScope = {
+      source,
+      rule: r.name,
+      events,
+      lists,
+      declaredLists: new Set(Object.keys(spec.lists ?? {})),
+      usedLists,
+      usesSize: false,
+      dnsLists,
+      // Declared is enough: a map with a bad type is reported once, at the map.
+      hasRecipientMap: spec.recipients !== undefined,
+      reads: new Set(),
+    };
     const condition = compileWhen(r.when, [...path, 'when'], scope);
     needsMessageSize ||= scope.usesSize;
-    const add = new Map<KeyClass, number>();
+    const add = new Map<KeyClass, Points>();
     for (const [keyClass, points] of Object.entries(r.add ?? {})) {
+      if (typeof points === 'string') checkScorePoints(points, [...path, 'add', keyClass], scope);
       if (keyClasses.has(keyClass)) add.set(keyClass, points);
       else if (!(keyClass in (spec.keys ?? {}))) source.error([...path, 'add', keyClass], `key class "${keyClass}" is not declared in keys`, true);
     }
     const ok = r.ok ?? false;
-    if (!ok && Object.keys(r.add ?? {}).length === 0) source.error(path, `rule "${r.name}" does nothing: give it add (points) or ok: true (allow-list)`);
+    const action = compileRuleAction(r, path, source, limits);
+    const answers = RULE_ACTIONS.filter((a) => r[a] !== undefined);
+    if (!ok && answers.length === 0 && Object.keys(r.add ?? {}).length === 0) {
+      source.error(path, `rule "${r.name}" does nothing: give it add (points), ok: true (allow-list) or an answer (delay, tempfail, reject)`);
+    }
     if (ok && r.add !== undefined) source.warn([...path, 'add'], `rule "${r.name}" has ok: true, so its add is never applied`, true);
-    rules.push({ name: r.name, location: source.locate(path), events: new Set(events), condition, add, ok, observe: r.observe ?? false });
+    if (ok && action !== undefined) source.error(path, `rule "${r.name}" has ok: true and ${action.kind}: an allow-list rule cannot also refuse`);
+    rules.push({ name: r.name, location: source.locate(path), events: new Set(events), condition, add, ok, ...(action ? { action } : {}), observe: r.observe ?? false, reads: scope.reads });
   });
   for (const name of Object.keys(spec.lists ?? {})) if (!usedLists.has(name)) source.warn(['lists', name], `list "${name}" is never used`, true);
-  return { rules, needsMessageSize };
+  const reads = readsByEvent(rules);
+  const readAnywhere = new Set([...reads.values()].flatMap((set) => [...set]));
+  for (const section of ['dnsbl', 'rhsbl', 'recipients'] as const) {
+    const fact = section === 'recipients' ? 'recipient_known' : section;
+    // Lists nobody reads would never be queried: almost certainly a rule was forgotten.
+    if (spec[section] !== undefined && !readAnywhere.has(fact)) source.warn([section], `${section} is configured but no rule reads ${fact}: it is never used`, true);
+  }
+  return { rules, needsMessageSize, reads };
+}
+
+const RULE_ACTIONS = ['delay', 'tempfail', 'reject'] as const;
+
+/** A rule's own answer (block-list, tarpit); at most one. */
+function compileRuleAction(r: RuleSpec, path: NodePath, source: RulesSource, limits: DelayLimits): RuleAction | undefined {
+  const kinds = RULE_ACTIONS.filter((a) => r[a] !== undefined);
+  if (kinds.length > 1) source.error(path, `rule "${r.name}" has ${kinds.join(' and ')}: a rule gives at most one answer`);
+  if (kinds.length !== 1) return undefined;
+  return compileAction(kinds[0], r, path, source, limits) as RuleAction | undefined;
+}
+
+/** `add: { ip: dnsbl }`: the weighted list score as points; the lists must exist and be known at the rule's events. */
+function checkScorePoints(points: 'dnsbl' | 'rhsbl', at: NodePath, scope: ConditionScope): void {
+  if (scope.dnsLists[points] === undefined) scope.source.error(at, `points "${points}" need lists in the ${points} section (rule "${scope.rule}")`);
+  if (points === 'rhsbl' && scope.events.includes('connect')) scope.source.error(at, `points "rhsbl" are not known at connect: the HELO name and sender come later (rule "${scope.rule}")`);
+  scope.reads.add(points);
 }
 
 interface DelayLimits {
@@ -189,7 +236,7 @@ function compileThreshold(t: ThresholdSpec, path: NodePath, source: RulesSource,
   };
 }
 
-function compileAction(kind: (typeof ACTIONS)[number], t: ThresholdSpec, path: NodePath, source: RulesSource, limits: DelayLimits): ThresholdAction | undefined {
+function compileAction(kind: (typeof ACTIONS)[number], t: Pick<ThresholdSpec, 'delay' | 'tempfail' | 'reject'>, path: NodePath, source: RulesSource, limits: DelayLimits): ThresholdAction | undefined {
   switch (kind) {
     case 'delay': {
       const ms = durationMs(t.delay ?? 0);

@@ -3,7 +3,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { DURATION_PATTERN } from '../config/duration';
 import { ConfigError, formatProblem, type SourceProblem } from '../config/errors';
 import { compileSchema, loadYaml } from '../config/yaml-source';
-import type { SourceLocation } from './rule-set';
+import { REVERSE_DNS_STATUSES, type SourceLocation } from './rule-set';
 
 type Duration = number | string;
 
@@ -26,6 +26,17 @@ export interface IpMatcherSpec {
   in?: string[];
   list?: string;
 }
+/** A DNS list result: weighted score above/below a bound, or listed on one of the named lists. */
+export interface ListingMatcherSpec {
+  above?: number;
+  below?: number;
+  listed_on?: string[];
+}
+export interface DnsListSpec {
+  zone: string;
+  answers?: string[];
+  weight?: number;
+}
 export interface WhenSpec {
   client_ip?: IpMatcherSpec;
   client_name?: TextMatcherSpec;
@@ -37,6 +48,10 @@ export interface WhenSpec {
   auth_user?: TextMatcherSpec;
   size?: { over: number };
   rejected_by_mta?: boolean;
+  dnsbl?: ListingMatcherSpec;
+  rhsbl?: ListingMatcherSpec;
+  reverse_dns?: string | string[];
+  recipient_known?: boolean;
   macros?: Record<string, Pick<TextMatcherSpec, 'matches' | 'equals' | 'present'>>;
   not?: WhenSpec;
   any?: WhenSpec[];
@@ -62,8 +77,11 @@ export interface RuleSpec {
   name: string;
   on: (typeof EVENTS)[number] | Array<(typeof EVENTS)[number]>;
   when?: WhenSpec;
-  add?: Record<string, number>;
+  add?: Record<string, number | 'dnsbl' | 'rhsbl'>;
   ok?: boolean;
+  delay?: Duration;
+  tempfail?: ReplySpec;
+  reject?: ReplySpec;
   observe?: boolean;
 }
 export type ListSpec = Partial<Record<ListKind, string[]> & Record<`${ListKind}_file`, string>>;
@@ -73,6 +91,10 @@ export interface RulesFileSpec {
   alert?: { relay: string; from: string; to: string[]; cooldown?: Duration };
   rules?: RuleSpec[];
   thresholds?: Record<string, ThresholdSpec[]>;
+  dnsbl?: Record<string, DnsListSpec>;
+  rhsbl?: Record<string, DnsListSpec>;
+  reverse_dns?: { dynamic?: string[]; dynamic_file?: string };
+  recipients?: { map: string; delimiter?: string; domains?: string[]; postfix_config?: string };
 }
 
 const strings = { type: 'array', items: { type: 'string' } } as const;
@@ -98,6 +120,23 @@ const reply = either(
   },
   { enum: [true] },
 );
+const listingMatcher = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: { above: { type: 'number' }, below: { type: 'number' }, listed_on: { type: 'array', minItems: 1, items: nonEmpty } },
+} as const;
+// A DNS name: labels of letters, digits, '-' and '_' (zones such as _dmarc-style names exist), dot-separated.
+const dnsZone = { type: 'string', pattern: '^(?=.{1,253}\\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.?$' } as const;
+const dnsLists = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['zone'],
+    properties: { zone: dnsZone, answers: { type: 'array', minItems: 1, items: nonEmpty }, weight: { type: 'number' } },
+  },
+} as const;
 const listProperties: Record<string, object> = {};
 for (const kind of LIST_KINDS) {
   listProperties[kind] = strings;
@@ -134,11 +173,23 @@ const schema = {
           name: nonEmpty,
           on: either({ type: 'string' }, { enum: EVENTS }, { type: 'array', minItems: 1, items: { enum: EVENTS } }),
           when: { $ref: '#/$defs/when' },
-          add: { type: 'object', additionalProperties: { type: 'number' } },
+          add: { type: 'object', additionalProperties: either({ type: 'string' }, { enum: ['dnsbl', 'rhsbl'] }, { type: 'number' }) },
           ok: { type: 'boolean' },
+          delay: durationSchema,
+          tempfail: reply,
+          reject: reply,
           observe: { type: 'boolean' },
         },
       },
+    },
+    dnsbl: dnsLists,
+    rhsbl: dnsLists,
+    reverse_dns: { type: 'object', additionalProperties: false, properties: { dynamic: strings, dynamic_file: nonEmpty } },
+    recipients: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['map'],
+      properties: { map: nonEmpty, delimiter: { type: 'string' }, domains: { type: 'array', items: nonEmpty }, postfix_config: nonEmpty },
     },
     thresholds: {
       type: 'object',
@@ -182,6 +233,10 @@ const schema = {
         auth_user: textMatcher,
         size: { type: 'object', additionalProperties: false, required: ['over'], properties: { over: { type: 'integer', minimum: 0 } } },
         rejected_by_mta: { type: 'boolean' },
+        dnsbl: listingMatcher,
+        rhsbl: listingMatcher,
+        reverse_dns: either({ type: 'string' }, { enum: REVERSE_DNS_STATUSES }, { type: 'array', minItems: 1, items: { enum: REVERSE_DNS_STATUSES } }),
+        recipient_known: { type: 'boolean' },
         macros: {
           type: 'object',
           additionalProperties: {

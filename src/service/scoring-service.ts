@@ -11,6 +11,7 @@ import type { MilterHandler } from '../session/handler';
 import type { ScoreStore } from '../store/score-store';
 import { FloodgateService } from './service';
 import { openStore } from './open-store';
+import { ReputationLookupResources } from './reputation-resources';
 
 export interface ScoringServiceOptions {
   configFile: string | undefined;
@@ -30,17 +31,19 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
   let store: ScoreStore | undefined;
   let alerter: Alerter | undefined;
   let admin: AdminServer | undefined;
+  const lookups = new ReputationLookupResources();
 
-  const handlerFor = (config: ServiceConfig, logger: Logger): MilterHandler => {
+  const handlerFor = async (config: ServiceConfig, logger: Logger): Promise<MilterHandler> => {
     if (!store) throw new Error('score store not open');
-    // Throws ConfigError for a broken rules file: at start that stops the service, on SIGHUP the
-    // running rules stay (FloodgateService.reload).
+    // Throws ConfigError for a broken rules file, RecipientMapError for an unreadable map: at start
+    // that stops the service, on SIGHUP the running rules stay (FloodgateService.reload).
     const ruleSet = loadRuleSet(config.rulesFile ?? options.defaultRulesFile, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
+    const reputation = await lookups.checksFor(ruleSet.reputation, config.dns, logger);
     for (const warning of ruleSet.warnings) logger.warn('rules warning', { warning });
     alerter?.close();
     alerter = ruleSet.alert ? new Alerter(ruleSet.alert, (error, alert) => logger.error('alert mail failed', { key: alert.key, error: error.message })) : undefined;
     logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events] });
-    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, counters });
+    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, counters });
   };
 
   const service = await FloodgateService.start({
@@ -59,6 +62,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
     async stop() {
       await service.stop();
       alerter?.close();
+      lookups.close();
       await admin?.close();
       await store?.close();
       await service.finish();

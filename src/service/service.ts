@@ -9,7 +9,7 @@ import { decisionLog } from './decision-log';
 export interface ServiceOptions {
   configFile: string | undefined;
   /** Builds the handler from the loaded configuration; called again on every reload. */
-  handlerFor: (config: ServiceConfig, logger: Logger) => MilterHandler;
+  handlerFor: (config: ServiceConfig, logger: Logger) => Promise<MilterHandler>;
   /** Opens what the handler needs (the store) after the configuration is read, before listening. */
   beforeListen?: (config: ServiceConfig, logger: Logger) => Promise<void>;
   logStream?: NodeJS.WritableStream;
@@ -29,7 +29,7 @@ export class FloodgateService {
     const logger = createLogger(config.log.level, config.log.format, options.logStream);
     const address = parseListenAddress(config.listen);
     await options.beforeListen?.(config, logger);
-    const server = new MilterServer(address, options.handlerFor(config, logger), serverSettings(config), decisionLog(logger), config.socket);
+    const server = new MilterServer(address, await options.handlerFor(config, logger), serverSettings(config), decisionLog(logger), config.socket);
     await server.listen();
     logger.info('listening', { listen: config.listen, config: config.source, pid: process.pid });
     return new FloodgateService(config, logger, server, options);
@@ -48,12 +48,21 @@ export class FloodgateService {
    * Re-reads the configuration. A broken file keeps the running settings and logs why; a changed
    * listen address or socket needs a restart, which is logged too.
    */
-  reload(): boolean {
+  reload(): Promise<boolean> {
+    // One at a time: two quick SIGHUPs must not race to install their handlers out of order.
+    const done = this.reloading.then(() => this.reloadNow());
+    this.reloading = done.catch(() => undefined);
+    return done;
+  }
+
+  private reloading: Promise<unknown> = Promise.resolve();
+
+  private async reloadNow(): Promise<boolean> {
     let next: ServiceConfig;
     let handler: MilterHandler;
     try {
       next = loadServiceConfig(this.options.configFile);
-      handler = this.options.handlerFor(next, this.logger);
+      handler = await this.options.handlerFor(next, this.logger);
     } catch (error) {
       this.logger.error('reload failed, keeping the running configuration', { code: (error as { code?: string }).code, error: (error as Error).message });
       return false;

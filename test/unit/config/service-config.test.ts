@@ -36,6 +36,7 @@ const DEFAULTS = {
   onStoreError: 'accept',
   adminSocket: join(process.cwd(), 'state', 'admin.sock'),
   mtaTimeoutMs: 30_000,
+  dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
   log: { level: 'info', format: 'json' },
 };
 
@@ -101,6 +102,7 @@ describe('values', () => {
       onStoreError: 'tempfail',
       adminSocket: '/var/lib/floodgate/ctl.sock',
       mtaTimeoutMs: 10_000,
+      dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
       log: { level: 'debug', format: 'text' },
     });
   });
@@ -223,5 +225,22 @@ describe('loadServiceConfig from a file', () => {
     const file = join(dir, 'bad.yml');
     writeFileSync(file, '\nfoo: 1\n');
     expect(() => loadServiceConfig(file)).toThrow(`${file}:2:1: unknown field "foo" in top level`);
+  });
+});
+
+describe('dns', () => {
+  test('servers with and without ports, IPv4 and IPv6, a timeout and a cache size', () => {
+    const config = parseServiceConfig('dns: { servers: ["192.0.2.53", "192.0.2.54:5353", "2001:db8::53", "[::1]:5353"], timeout: 500ms, cache_size: 10 }\n', 'f.yml');
+    expect(config.dns).toEqual({ servers: ['192.0.2.53', '192.0.2.54:5353', '2001:db8::53', '[::1]:5353'], timeoutMs: 500, cacheSize: 10 });
+  });
+
+  test('a server that is not an address is refused', () => {
+    expect(() => parseServiceConfig('dns: { servers: ["resolver.example"] }\n', 'f.yml')).toThrow(/dns.servers/);
+    expect(() => parseServiceConfig('dns: { servers: ["999.1.1.1"] }\n', 'f.yml')).toThrow(/"999.1.1.1" is not an IP address/);
+  });
+
+  test('a timeout the MTA would not wait for is refused', () => {
+    expect(() => parseServiceConfig('dns: { timeout: 30s }\n', 'f.yml')).toThrow(/dns.timeout \(30000 ms\) must be shorter than mta_timeout/);
+    expect(parseServiceConfig('dns: { timeout: 5s }\nmta_timeout: 10s\n', 'f.yml').dns.timeoutMs).toBe(5000);
   });
 });

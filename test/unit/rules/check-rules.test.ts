@@ -7,10 +7,10 @@ import { checkRules, type CheckRulesOptions } from '../../../src/cli/check-rules
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'rules');
 
-function run(file: string, opts?: CheckRulesOptions): { code: number; out: string; err: string } {
+async function run(file: string, opts?: CheckRulesOptions): Promise<{ code: number; out: string; err: string }> {
   const out = new PassThrough();
   const err = new PassThrough();
-  const code = checkRules(file, out, err, opts);
+  const code = await checkRules(file, out, err, opts);
   return { code, out: String(out.read() ?? ''), err: String(err.read() ?? '') };
 }
 
@@ -26,9 +26,9 @@ function rulesFile(text: string): string {
   return file;
 }
 
-test('a valid file: a summary, each delay with its effective value and the MTA timeout; exit 0', () => {
+test('a valid file: a summary, each delay with its effective value and the MTA timeout; exit 0', async () => {
   const file = join(FIXTURES, 'valid', 'full.yml');
-  expect(run(file)).toEqual({
+  expect(await run(file)).toEqual({
     code: 0,
     out: `OK: 5 rules, 3 key classes, 7 thresholds; events: connect, mail, rcpt\n${file}:53:7: delay ip above 30: effective 2s (max_delay 25s), MTA timeout 30s\n`,
     err: '',
@@ -37,9 +37,9 @@ test('a valid file: a summary, each delay with its effective value and the MTA t
 
 const LONG_DELAY = 'keys: { ip: { half_life: 1m } }\nrules:\n  - { name: count, on: connect, add: { ip: 1 } }\nthresholds:\n  ip:\n    - { above: 5, delay: 45s }\n';
 
-test('warnings are printed after the summary and still exit 0', () => {
+test('warnings are printed after the summary and still exit 0', async () => {
   const file = rulesFile(LONG_DELAY);
-  expect(run(file)).toEqual({
+  expect(await run(file)).toEqual({
     code: 0,
     out: [
       'OK: 1 rules, 1 key classes, 1 thresholds; events: connect',
@@ -51,42 +51,42 @@ test('warnings are printed after the summary and still exit 0', () => {
   });
 });
 
-test('with strict, warnings exit 2', () => {
-  expect(run(rulesFile(LONG_DELAY), { strict: true }).code).toBe(2);
+test('with strict, warnings exit 2', async () => {
+  expect((await run(rulesFile(LONG_DELAY), { strict: true })).code).toBe(2);
 });
 
-test('strict without warnings still exits 0', () => {
-  expect(run(join(FIXTURES, 'valid', 'full.yml'), { strict: true }).code).toBe(0);
+test('strict without warnings still exits 0', async () => {
+  expect((await run(join(FIXTURES, 'valid', 'full.yml'), { strict: true })).code).toBe(0);
 });
 
-test('the MTA timeout and max_delay options are used for the report', () => {
-  const { code, out } = run(rulesFile(LONG_DELAY), { mtaTimeoutMs: 10_000, maxDelayMs: 8_000 });
+test('the MTA timeout and max_delay options are used for the report', async () => {
+  const { code, out } = await run(rulesFile(LONG_DELAY), { mtaTimeoutMs: 10_000, maxDelayMs: 8_000 });
   expect(code).toBe(0);
   expect(out).toContain(': delay ip above 5: effective 8s (max_delay 8s), MTA timeout 10s\n');
 });
 
-test('errors: one per line on stderr as file:line:column: message, nothing on stdout, exit 78', () => {
+test('errors: one per line on stderr as file:line:column: message, nothing on stdout, exit 78', async () => {
   const file = rulesFile('keys: { ip: { half_life: 1m } }\nrules:\n  - { name: a, on: connect, add: { ip: 1, sender: 2 } }\n  - { name: a, on: helo, add: { ip: 1 } }\n');
-  expect(run(file)).toEqual({
+  expect(await run(file)).toEqual({
     code: 78,
     out: '',
     err: `${file}:3:43: key class "sender" is not declared in keys\n${file}:4:13: duplicate rule name "a" (first used at line 3)\n`,
   });
 });
 
-test('a broken fixture exits 78 with its one error', () => {
-  const { code, err } = run(join(FIXTURES, 'broken', 'unknown-field.yml'));
+test('a broken fixture exits 78 with its one error', async () => {
+  const { code, err } = await run(join(FIXTURES, 'broken', 'unknown-field.yml'));
   expect(code).toBe(78);
   expect(err).toMatch(/unknown-field\.yml:6:5: unknown field "adds" in rules\.0\n$/);
 });
 
-test('an unreadable file exits 78', () => {
-  const { code, err } = run(join(dir, 'missing.yml'));
+test('an unreadable file exits 78', async () => {
+  const { code, err } = await run(join(dir, 'missing.yml'));
   expect(code).toBe(78);
   expect(err).toBe(`${join(dir, 'missing.yml')}:0:0: cannot read: ENOENT\n`);
 });
 
-test('an empty rule set loads, with its warning', () => {
+test('an empty rule set loads, with its warning', async () => {
   const file = rulesFile('# nothing yet\n');
-  expect(run(file)).toEqual({ code: 0, out: `OK: 0 rules, 0 key classes, 0 thresholds; events: none\n${file}:1:1: warning: no rules: every message passes unchecked\n`, err: '' });
+  expect(await run(file)).toEqual({ code: 0, out: `OK: 0 rules, 0 key classes, 0 thresholds; events: none\n${file}:1:1: warning: no rules: every message passes unchecked\n`, err: '' });
 });

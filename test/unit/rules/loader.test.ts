@@ -160,7 +160,7 @@ describe('compilation details', () => {
   test('schema problems are all reported, without ajv\'s "must match then schema" echo', () => {
     expect(problems('rules:\n  - name: a\n    on: [connect, bogus]\n    add: { ip: one }\n    color: red\n')).toEqual([
       'rules.yml:3:19: rules.0.on.1 must be one of "connect", "helo", "mail", "rcpt", "eom"',
-      'rules.yml:4:16: rules.0.add.ip must be number',
+      'rules.yml:4:16: rules.0.add.ip must be one of "dnsbl", "rhsbl"',
       'rules.yml:5:5: unknown field "color" in rules.0',
     ]);
   });
@@ -182,7 +182,7 @@ describe('compilation details', () => {
 
   test('a rule with an empty add and no ok does nothing: an error', () => {
     expect(problems('keys: { ip: { half_life: 1m } }\nrules:\n  - { name: idle, on: connect, add: {} }\n')).toEqual([
-      'rules.yml:3:5: rule "idle" does nothing: give it add (points) or ok: true (allow-list)',
+      'rules.yml:3:5: rule "idle" does nothing: give it add (points), ok: true (allow-list) or an answer (delay, tempfail, reject)',
     ]);
   });
 
