@@ -8,11 +8,30 @@ export interface EventDetail {
   size?: number;
 }
 
+type ConnectInfo = NonNullable<SessionContext['connect']>;
+interface Client {
+  ip: string | undefined;
+  clientName: string | undefined;
+}
+const NO_CLIENT: Client = { ip: undefined, clientName: undefined };
+/** Every event of a connection has the same client: normalise it once, not at each RCPT. */
+const clients = new WeakMap<ConnectInfo, Client>();
+
+function clientOf(connect: ConnectInfo): Client {
+  let client = clients.get(connect);
+  if (!client) {
+    client = {
+      ip: connect.family === 'inet' || connect.family === 'inet6' ? normaliseIp(connect.address) : undefined,
+      // The MTA sends "[192.0.2.1]" when the client has no reverse DNS: that is no name at all.
+      clientName: !connect.hostname.startsWith('[') ? normaliseHost(connect.hostname) : undefined,
+    };
+    clients.set(connect, client);
+  }
+  return client;
+}
+
 export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}): Facts {
-  const connect = ctx.connect;
-  const ip = connect && (connect.family === 'inet' || connect.family === 'inet6') ? normaliseIp(connect.address) : undefined;
-  // The MTA sends "[192.0.2.1]" when the client has no reverse DNS: that is no name at all.
-  const clientName = connect && !connect.hostname.startsWith('[') ? normaliseHost(connect.hostname) : undefined;
+  const { ip, clientName } = ctx.connect ? clientOf(ctx.connect) : NO_CLIENT;
   const sender = ctx.message ? normaliseAddress(ctx.message.sender) : undefined;
   const recipient = detail.recipient === undefined ? undefined : normaliseAddress(detail.recipient);
   const authUser = ctx.macro('{auth_authen}');
