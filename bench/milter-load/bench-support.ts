@@ -57,6 +57,8 @@ export interface MilterOptions {
   nodeArgs?: string[];
   /** Floodgate: keep scores in memory instead of LevelDB. */
   memoryStore?: boolean;
+  /** Floodgate: the compiled CLI to run (default FLOODGATE_CLI); ab-bench.ts runs two builds side by side. */
+  cli?: string;
 }
 
 /** A private directory on tmpfs for sockets and throw-away state, reachable by Postfix's smtpd. */
@@ -135,7 +137,8 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
 }
 
 async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
-  if (!existsSync(FLOODGATE_CLI)) throw new Error(`${FLOODGATE_CLI} is missing: run bench/run-all.sh, or build with tsc --outDir`);
+  const cli = options.cli ?? FLOODGATE_CLI;
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run bench/run-all.sh, or build with tsc --outDir`);
   const transport = options.transport ?? 'tcp';
   const dir = shmDir('fg-bench-floodgate-');
   const where = await endpoint(transport, dir, 'floodgate');
@@ -143,7 +146,7 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const stateDir = options.stateDir ?? mkdtempSync(join(stateParent(), 'floodgate-'));
   const configFile = join(dir, 'floodgate.yml');
   writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false));
-  const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), FLOODGATE_CLI, 'run', '--config', configFile], { cwd: dir });
+  const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir });
   const cleanUp = (): void => {
     if (ownState) rmSync(stateDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
@@ -300,9 +303,11 @@ export function machineInfo(): { cores: number; cpu: string; kernel: string; nod
   };
 }
 
+/** Writes bench/results/<name>, or under $BENCH_RESULTS (a trial run that must not replace the committed figures). */
 export function writeResult(name: string, data: unknown): string {
-  mkdirSync(RESULTS, { recursive: true });
-  const file = join(RESULTS, name);
+  const dir = process.env.BENCH_RESULTS ?? RESULTS;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, name);
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }

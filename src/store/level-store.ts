@@ -1,23 +1,26 @@
 // LevelStore: the score store in an embedded LevelDB directory (the default backend for one MTA host).
 //
-// Reads (get, top) go straight to LevelDB; every change goes through the LevelWriter's group commit,
-// which keeps each key's read-decay-write atomic and writes value, expiry index entry and the old
-// entry's removal in one batch. Writes are not fsync'd: a crashed process loses nothing, a crashed
-// machine may lose the last seconds of scores, which for rate limiting is a fair price for speed.
+// Calls are answered from memory (ScoreCache: the hot keys, bounded, misses read from LevelDB in
+// groups; KeyFilter: keys that certainly have no record, not read at all) and changes reach the disk
+// behind them (LevelWriter: grouped batches every few ms). Each
+// key's read-decay-write happens in one synchronous step on its single in-memory entry, so it is atomic
+// without locks or compare-and-set, which LevelDB lacks. Durability: a graceful close() writes every
+// change; a killed process loses at most the last flush interval (see level-writer.ts); writes are not
+// fsync'd, so a crashed machine may lose the last seconds, a fair price for rate limiting.
 import { Level } from 'level';
-import { addOne, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord } from './decay';
+import { addOne, applyUpdate, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, type StoredScore } from './decay';
 import { ensureDirectory } from './directory';
 import { StoreError, toStoreError } from './errors';
-import {
-  FORMAT_KEY, FORMAT_VERSION, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX,
-  decodeStored, indexEndFor, keyOfIndexEntry, recordKey,
-} from './level-layout';
-import { LevelWriter } from './level-writer';
+import { ScoreCache, type CachedScore } from './level-cache';
+import { KeyFilter } from './key-filter';
+import { checkFormat, scanRecordKeys } from './level-format';
+import { INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
+import { LevelWriter, type WriteBehindOptions } from './level-writer';
 import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { Sweeper, type SweeperOptions } from './sweeper';
 import { TopScores } from './top-scores';
 
-export interface LevelStoreOptions {
+export interface LevelStoreOptions extends Partial<WriteBehindOptions> {
   /**
    * Compact the disk after a sweep that removed at least this many records and at least a quarter of
    * those stored: LevelDB keeps deleted entries as tombstones until compaction reaches them, so after
@@ -25,29 +28,54 @@ export interface LevelStoreOptions {
    * Default 10,000; Infinity never compacts.
    */
   compactAfterSweeping?: number;
+  /**
+   * Keys kept in memory, least recently used leave first; default 4,096. Each costs 200-350 bytes of
+   * live heap (key, entry, map slot), and more in garbage: under load the cache churns, and entries
+   * that outlive a young-generation GC are collected only by the next full one. With 16,384 the bench
+   * with 1 million keys and 1,000 idle MTA connections (bench/milter-load/memory-bench.ts) rose by ~30
+   * MB RSS, past its 150 MB target. A miss costs one grouped read, and a key never stored none
+   * (KeyFilter), so the cache only has to hold the keys used again within a second or so.
+   */
+  cacheEntries?: number;
 }
+
+/** Flush every 5 ms or at 1,000 changed keys; wait for the disk at 20,000 (~4 MB); retry a failed batch after 1 s. */
+const WRITE_BEHIND: WriteBehindOptions = { flushIntervalMs: 5, batchEntries: 1000, maxDirty: 20_000, retryMs: 1000 };
+const DEFAULT_CACHE_ENTRIES = 4096;
+/**
+ * LevelDB's own block cache, 2 MiB instead of its 8: the hot keys are answered from ScoreCache and new
+ * ones by KeyFilter, so LevelDB only serves the occasional returning key, and the 8 MiB that random
+ * reads of a million keys fill within seconds were resident memory for little gain.
+ */
+const BLOCK_CACHE_BYTES = 2 * 1024 * 1024;
+
+/** How many index entries or records one step of sweep() or a scan handles: bounds memory and group size. */
+const CHUNK = 1000;
 
 // classic-level has compactRange(); the `level` package's types leave it out because browsers lack it.
 interface Compactable {
   compactRange(start: string, end: string): Promise<void>;
 }
 
-/** How many index entries or records one step of sweep() or a scan handles: bounds memory and group size. */
-const CHUNK = 1000;
-
 export class LevelStore implements ScoreStore {
+  private readonly cache: ScoreCache;
   private readonly writer: LevelWriter;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
   private sweeper: Sweeper | undefined;
+  /** The filter being filled from the disk to replace `filter`; see refreshFilter(). */
+  private nextFilter: KeyFilter | undefined;
 
   private constructor(
     private readonly db: Level<string, string>,
     readonly directory: string,
-    storedRecords: number,
+    /** Records stored (live or not yet swept), kept exact by every change, so size() needs no scan. */
+    private records: number,
+    private filter: KeyFilter,
     private readonly options: LevelStoreOptions,
   ) {
-    this.writer = new LevelWriter(db, storedRecords);
+    this.cache = new ScoreCache(db, options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, (key) => !this.filter.mayHave(key));
+    this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) });
   }
 
   /** Opens (creating if missing) the store in `directory`; StoreError if it cannot, e.g. another process holds it. */
@@ -57,7 +85,7 @@ export class LevelStore implements ScoreStore {
     } catch (error) {
       throw new StoreError(`score store: cannot create the directory ${directory}: ${(error as Error).message}`, { cause: error });
     }
-    const db = new Level<string, string>(directory, { valueEncoding: 'utf8' });
+    const db = new Level<string, string>(directory, { valueEncoding: 'utf8', cacheSize: BLOCK_CACHE_BYTES });
     try {
       await db.open();
     } catch (error) {
@@ -68,10 +96,12 @@ export class LevelStore implements ScoreStore {
       throw new StoreError(`score store: cannot open LevelDB in ${directory}: ${why}`, { cause: error });
     }
     try {
-      await LevelStore.checkFormat(db, directory);
-      // Counted once here and kept up to date by every write, so size() costs nothing (~0.5 s per million).
-      const stored = await LevelStore.countRecords(db);
-      return new LevelStore(db, directory, stored, options);
+      await checkFormat(db, directory);
+      // Counted first, so the filter is made at its size at once (growing it would leave garbage the size of the disk's keys).
+      const records = await scanRecordKeys(db);
+      const filter = new KeyFilter(2 * records);
+      await scanRecordKeys(db, (text, from) => filter.add(text, from));
+      return new LevelStore(db, directory, records, filter, options);
     } catch (error) {
       await db.close().catch(() => undefined);
       throw toStoreError(error, `opening ${directory}`);
@@ -85,27 +115,36 @@ export class LevelStore implements ScoreStore {
   async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
     const checked = checkedBatch(updates, now);
     if (checked.length === 0) return [];
-    return this.call('add', () => this.writer.add(checked, now));
+    return this.use('add', checked.map((u) => u.key), true, (entries) => checked.map((update, i) => {
+      const entry = entries[i]!;
+      const step = applyUpdate(entry.stored, update, now);
+      if (step.next !== 'unchanged') this.change(update.key, entry, step.next ?? undefined);
+      return step.score;
+    }));
   }
 
   async get(key: string, now: number): Promise<ScoreRecord | undefined> {
     checkKey(key);
     checkNow(now);
-    return this.call('get', async () => {
-      const value = await this.db.get(recordKey(key));
-      return liveRecord(key, value === undefined ? undefined : decodeStored(key, value), now);
-    });
+    return this.use('get', [key], false, ([entry]) => liveRecord(key, entry!.stored, now));
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    return this.call('delete', () => this.writer.delete(key));
+    return this.use('delete', [key], true, ([entry]) => {
+      if (entry!.stored === undefined) return false;
+      this.change(key, entry!, undefined);
+      return true;
+    });
   }
 
+  /** Writes what is pending first, so the scan sees every change answered before the call; memory overrides the disk. */
   async top(n: number, now: number, prefix = ''): Promise<ScoreRecord[]> {
     checkTopLimit(n);
     checkNow(now);
-    return this.call('top', async () => {
+    this.checkOpen();
+    return this.track('top', async () => {
+      await this.writer.flushAll();
       const top = new TopScores(n);
       const from = RECORD_PREFIX + prefix;
       const iterator = this.db.iterator({ gte: from, lt: RECORD_END });
@@ -115,7 +154,8 @@ export class LevelStore implements ScoreStore {
             // Keys sharing the prefix are contiguous from `from`, so the first one without it ends the scan.
             if (!storeKey.startsWith(from)) return top.result();
             const key = storeKey.slice(RECORD_PREFIX.length);
-            const record = liveRecord(key, decodeStored(key, value), now);
+            const cached = this.cache.peek(key);
+            const record = liveRecord(key, cached === undefined ? decodeStored(key, value) : cached.stored, now);
             if (record !== undefined) top.offer(record);
           }
         }
@@ -126,11 +166,14 @@ export class LevelStore implements ScoreStore {
     });
   }
 
-  /** Walks the expiry index up to `now` in time order, a chunk at a time; the writer re-reads each record before deleting it. */
+  /** Walks the expiry index up to `now` in time order, a chunk at a time, deleting the records that have expired. */
   async sweep(now: number): Promise<number> {
     checkNow(now);
-    return this.call('sweep', async () => {
-      const storedBefore = this.writer.records;
+    this.checkOpen();
+    return this.track('sweep', async () => {
+      // The index on disk must list every record, also those created since the last batch.
+      await this.writer.flushAll();
+      const storedBefore = this.records;
       let removed = 0;
       let after = INDEX_PREFIX;
       const end = indexEndFor(now);
@@ -138,10 +181,17 @@ export class LevelStore implements ScoreStore {
         const entries = await this.db.keys({ gt: after, lt: end, limit: CHUNK }).all();
         if (entries.length === 0) break;
         after = entries[entries.length - 1]!;
-        // An add() since the index was read may have moved a key's expiry past `now` (its batch also removed
-        // the index entry seen here); expire() re-checks each record inside its group, so such keys stay.
-        removed += await this.writer.expire([...new Set(entries.map(keyOfIndexEntry))], now);
+        const keys = [...new Set(entries.map(keyOfIndexEntry))];
+        await this.writer.room();
+        // Each record is checked in memory at this moment: an add since the index was written keeps its key.
+        removed += await this.run(keys, (found) => keys.filter((key, i) => {
+          const stored = found[i]!.stored;
+          if (stored === undefined || stored.expiresAt > now) return false;
+          this.change(key, found[i]!, undefined);
+          return true;
+        }).length);
       }
+      await this.writer.flushAll();
       const threshold = this.options.compactAfterSweeping ?? 10_000;
       if (removed >= threshold && removed * 4 >= storedBefore) await this.compactNow();
       return removed;
@@ -150,12 +200,16 @@ export class LevelStore implements ScoreStore {
 
   async size(): Promise<number> {
     this.checkOpen();
-    return this.writer.records;
+    return this.records;
   }
 
   /** Rewrites the files without deleted entries, so the directory shrinks; sweep() calls it after mass expiry. */
   async compact(): Promise<void> {
-    await this.call('compact', () => this.compactNow());
+    this.checkOpen();
+    await this.track('compact', async () => {
+      await this.writer.flushAll();
+      await this.compactNow();
+    });
   }
 
   /** Starts sweeping every `intervalMs` (timer unref'd); close() stops it. */
@@ -171,14 +225,77 @@ export class LevelStore implements ScoreStore {
     this.sweeper = undefined;
   }
 
+  /** Waits for calls in flight, writes every change, then closes LevelDB; StoreError if the last changes could not be written. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.stopSweeper();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    await this.db.close().catch((error: unknown) => {
-      throw toStoreError(error, 'close');
+    let failure: StoreError | undefined;
+    await this.writer.finish().catch((error: unknown) => {
+      failure = toStoreError(error, 'writing the last scores on close');
     });
+    await this.db.close().catch((error: unknown) => {
+      failure ??= toStoreError(error, 'close');
+    });
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Sets a key's state and hands it to the writer, keeping the record count and the key filter up to date. */
+  private change(key: string, entry: CachedScore, next: StoredScore | undefined): void {
+    const created = entry.stored === undefined && next !== undefined;
+    if (entry.stored !== undefined && next === undefined) this.records--;
+    // Set before a filter refresh starts, which takes the keys in memory from their entries. Updated in
+    // place when there is a record: a long-lived entry then keeps its (old-generation) object instead of
+    // turning each update's new one into garbage that only a full GC collects.
+    if (entry.stored !== undefined && next !== undefined) Object.assign(entry.stored, next);
+    else entry.stored = next;
+    this.writer.changed(key, entry);
+    if (!created) return;
+    this.records++;
+    this.filter.add(key);
+    this.nextFilter?.add(key);
+    if (this.filter.full) this.refreshFilter();
+  }
+
+  /**
+   * Replaces a full key filter by one made from the records now stored, sized for twice their number,
+   * in the background (~0.5 s per million keys). Keys created meanwhile go into both; keys only in
+   * memory are added from the cache. A failed scan keeps the old filter: still right, only answering
+   * "maybe" more often.
+   */
+  private refreshFilter(): void {
+    if (this.nextFilter !== undefined || this.closed) return;
+    const next = new KeyFilter(2 * this.records);
+    this.nextFilter = next;
+    this.cache.forEachStored((key) => next.add(key));
+    this.track('rebuilding the key filter', async () => {
+      try {
+        await scanRecordKeys(this.db, (text, from) => next.add(text, from));
+        this.filter = next;
+      } finally {
+        this.nextFilter = undefined;
+      }
+    }).catch(() => undefined);
+  }
+
+  /**
+   * Runs `apply` on the keys' entries: at once when all are in memory, else once they have been read.
+   * Refused once closed or while writes fail (the writer's StoreError); a change waits while the disk is behind.
+   */
+  private use<T>(what: string, keys: readonly string[], changes: boolean, apply: (entries: CachedScore[]) => T): T | Promise<T> {
+    this.checkOpen();
+    if (changes && this.writer.full) return this.track(what, () => this.writer.room().then(() => this.run(keys, apply)));
+    const result = this.run(keys, apply);
+    return result instanceof Promise ? this.track(what, () => result) : result;
+  }
+
+  private run<T>(keys: readonly string[], apply: (entries: CachedScore[]) => T): T | Promise<T> {
+    const entries = this.cache.findAll(keys);
+    if (entries === undefined) return this.cache.whenLoaded(keys, apply);
+    const result = apply(entries);
+    this.cache.evictOverflow();
+    return result;
   }
 
   private async compactNow(): Promise<void> {
@@ -188,28 +305,8 @@ export class LevelStore implements ScoreStore {
     await db.compactRange(INDEX_PREFIX, INDEX_END);
   }
 
-  private static async checkFormat(db: Level<string, string>, directory: string): Promise<void> {
-    const format = await db.get(FORMAT_KEY);
-    if (format === undefined) await db.put(FORMAT_KEY, FORMAT_VERSION);
-    else if (format !== FORMAT_VERSION) {
-      throw new StoreError(`score store: ${directory} holds layout version ${format}; this floodgate reads version ${FORMAT_VERSION}`);
-    }
-  }
-
-  private static async countRecords(db: Level<string, string>): Promise<number> {
-    let count = 0;
-    const iterator = db.keys({ gte: RECORD_PREFIX, lt: RECORD_END });
-    try {
-      for (let keys = await iterator.nextv(CHUNK * 10); keys.length > 0; keys = await iterator.nextv(CHUNK * 10)) count += keys.length;
-    } finally {
-      await iterator.close();
-    }
-    return count;
-  }
-
-  /** Runs a backend call: refused once closed, failures turned into StoreError, tracked so close() can wait for it. */
-  private async call<T>(what: string, task: () => Promise<T>): Promise<T> {
-    this.checkOpen();
+  /** Tracks an asynchronous call so close() can wait for it; its failures become StoreError. */
+  private async track<T>(what: string, task: () => Promise<T>): Promise<T> {
     const running = task();
     this.inFlight.add(running);
     try {
@@ -223,5 +320,11 @@ export class LevelStore implements ScoreStore {
 
   private checkOpen(): void {
     if (this.closed) throw new StoreError('score store: the LevelDB store is closed');
+    if (this.writer.failure !== undefined) throw this.writer.failure;
   }
+}
+
+/** The options given, without undefined ones (which would override the defaults when spread). */
+function definedOnly(options: Partial<WriteBehindOptions>): Partial<WriteBehindOptions> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 }

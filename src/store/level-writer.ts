@@ -1,160 +1,161 @@
-// Group commit for LevelStore: every read-modify-write on the scores, applied in order, many per batch.
+// Write-behind for LevelStore: the changed keys are written to LevelDB in grouped batches, off the answer path.
 //
-// LevelDB lets one process open a directory and has no compare-and-set, so atomicity per key is this
-// process's job. Rather than a lock per key (one disk read and one write per update, ~11k/s on a hot
-// key), mutations queue here; while one group is being written the next one gathers, then is read
-// with one getMany, applied in arrival order in memory and written as one atomic batch. A key touched
-// twice in a group sees its earlier update, so 1000 concurrent adds on one key still sum exactly.
+// A change is answered from memory (ScoreCache) at once and written here within `flushIntervalMs`, or
+// sooner when `batchEntries` keys have changed; one batch is written at a time and the changes made
+// meanwhile gather for the next, so a key changed many times in between is written once. Each batch
+// puts or deletes a key's record and moves its index entry together, so the disk stays consistent.
+//
+// Crash window: a process killed (SIGKILL, OOM) loses the changes of at most the last flush interval
+// plus the batch being written (more only while LevelDB cannot keep up, up to `maxDirty` keys). That
+// is the price of answering without LevelDB; LevelDB itself does not fsync its log by default either,
+// so a machine crash lost the last seconds before too. A graceful close() writes everything.
+//
+// Back-pressure: once `maxDirty` keys wait to be written, calls wait (room()) until a batch lands, so
+// a disk slower than the mail never grows memory without bound. A failed batch is kept in memory and
+// retried every `retryMs`; until a retry succeeds `failure` is set and LevelStore rejects every call
+// with it (StoreError), so the service applies on_store_error instead of answering from scores that
+// may never reach the disk.
 import type { Level } from 'level';
-import { applyUpdate, type StoredScore } from './decay';
-import { decodeStored, encodeStored, indexKey, recordKey } from './level-layout';
-import type { ScoreUpdate } from './score-store';
+import { StoreError, toStoreError } from './errors';
+import type { CachedScore, ScoreCache } from './level-cache';
+import { encodeStored, expiryBucket, indexKey, recordKey } from './level-layout';
+
+export interface WriteBehindOptions {
+  /** Longest time a change waits before its batch is started. */
+  flushIntervalMs: number;
+  /** Changed keys that start a batch at once. */
+  batchEntries: number;
+  /** Changed keys not yet written at which calls wait for the disk (back-pressure). */
+  maxDirty: number;
+  /** Delay before a failed batch is tried again. */
+  retryMs: number;
+}
 
 type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
-/**
- * Mutations per group: bounds one batch (~3 operations each) and the memory a burst can pin, while
- * still amortising a disk round trip over hundreds of updates.
- */
-const MAX_GROUP = 2000;
-
-/** The keys one group reads, as stored before it and as its mutations leave them. */
-class WorkingSet {
-  private readonly raw = new Map<string, string | undefined>();
-  private readonly before = new Map<string, StoredScore | undefined>();
-  private readonly after = new Map<string, StoredScore | undefined>();
-
-  constructor(keys: readonly string[], values: ReadonlyArray<string | undefined>) {
-    keys.forEach((key, i) => this.raw.set(key, values[i]));
-  }
-
-  /** Throws StoreError on a corrupt record; the mutation touching it fails, the rest of the group goes on. */
-  get(key: string): StoredScore | undefined {
-    if (this.after.has(key)) return this.after.get(key);
-    if (!this.before.has(key)) {
-      const value = this.raw.get(key);
-      this.before.set(key, value === undefined ? undefined : decodeStored(key, value));
-    }
-    return this.before.get(key);
-  }
-
-  set(key: string, stored: StoredScore | undefined): void {
-    this.after.set(key, stored);
-  }
-
-  /** The batch turning `before` into `after`, and the change in the number of records. */
-  changes(): { ops: BatchOp[]; delta: number } {
-    const ops: BatchOp[] = [];
-    let delta = 0;
-    for (const [key, next] of this.after) {
-      const prev = this.before.get(key);
-      if (prev === next) continue;
-      // The old index entry goes in the same batch as the record change, so sweep() never sees a stale one on disk.
-      if (prev !== undefined && prev.expiresAt !== next?.expiresAt) ops.push({ type: 'del', key: indexKey(prev.expiresAt, key) });
-      if (next === undefined) {
-        ops.push({ type: 'del', key: recordKey(key) });
-        delta -= 1;
-        continue;
-      }
-      ops.push({ type: 'put', key: recordKey(key), value: encodeStored(next) });
-      ops.push({ type: 'put', key: indexKey(next.expiresAt, key), value: '' });
-      if (prev === undefined) delta += 1;
-    }
-    return { ops, delta };
-  }
-}
-
-interface Pending {
-  keys: readonly string[];
-  /** Applies the mutation to the working set and returns its result, handed back once the batch is on disk. */
-  apply(work: WorkingSet): unknown;
-  resolve(result: unknown): void;
-  reject(error: unknown): void;
-}
-
 export class LevelWriter {
-  private pending: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  /** Set while a batch has failed and not yet been written by a retry. */
+  failure: StoreError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private batch: Promise<void> | undefined;
+  private roomWaiters: Array<() => void> = [];
 
   constructor(
     private readonly db: Level<string, string>,
-    /** Records stored, kept exact by every group, so size() needs no scan. */
-    public records: number,
+    private readonly cache: ScoreCache,
+    private readonly options: WriteBehindOptions,
   ) {}
 
-  add(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
-    return this.enqueue(updates.map((u) => u.key), (work) => updates.map((update) => {
-      const step = applyUpdate(work.get(update.key), update, now);
-      if (step.next !== 'unchanged') work.set(update.key, step.next ?? undefined);
-      return step.score;
-    }));
+  /** True when calls should wait for room() before changing anything. */
+  get full(): boolean {
+    return this.cache.dirty.size >= this.options.maxDirty;
   }
 
-  delete(key: string): Promise<boolean> {
-    return this.enqueue([key], (work) => {
-      if (work.get(key) === undefined) return false;
-      work.set(key, undefined);
-      return true;
-    });
+  /** Records a change of `key`, to be written by a coming batch. */
+  changed(key: string, entry: CachedScore): void {
+    this.cache.dirty.set(key, entry);
+    if (this.batch !== undefined || this.failure !== undefined) return;
+    if (this.cache.dirty.size >= this.options.batchEntries) this.startBatch();
+    else this.timer ??= setTimeout(() => this.startBatch(), this.options.flushIntervalMs);
   }
 
-  /** Deletes those of `keys` whose record (read now, inside the group) has expired at `now`; returns how many. */
-  expire(keys: readonly string[], now: number): Promise<number> {
-    return this.enqueue(keys, (work) => {
-      let removed = 0;
-      for (const key of keys) {
-        const stored = work.get(key);
-        if (stored === undefined || stored.expiresAt > now) continue;
-        work.set(key, undefined);
-        removed += 1;
-      }
-      return removed;
-    });
+  /** Resolves once fewer than maxDirty changes wait to be written; rejects while writes fail. */
+  async room(): Promise<void> {
+    while (this.full) {
+      if (this.failure !== undefined) throw this.failure;
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
   }
 
-  /** Resolves once every mutation queued so far is on disk (or has failed). */
-  async idle(): Promise<void> {
-    while (this.draining !== undefined) await this.draining;
+  /** Writes every change made so far; rejects with the failure if a batch cannot be written. */
+  async flushAll(): Promise<void> {
+    for (;;) {
+      if (this.batch !== undefined) await this.batch;
+      else if (this.failure !== undefined) throw this.failure;
+      else if (this.cache.dirty.size > 0) this.startBatch();
+      else return;
+    }
   }
 
-  private enqueue<T>(keys: readonly string[], apply: (work: WorkingSet) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ keys, apply, resolve: resolve as (result: unknown) => void, reject });
-      this.draining ??= this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    // Yield once so that everything queued in the same tick (a burst of sessions) forms the first group.
-    await Promise.resolve();
+  /** For close(): one last attempt even after a failure, then no more timers. */
+  async finish(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.failure = undefined;
     try {
-      while (this.pending.length > 0) await this.commit(this.pending.splice(0, MAX_GROUP));
+      await this.flushAll();
     } finally {
-      // Cleared in the same synchronous step as the empty check, so no mutation can be queued unseen.
-      this.draining = undefined;
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
   }
 
-  private async commit(group: Pending[]): Promise<void> {
-    const keys = [...new Set(group.flatMap((p) => p.keys))];
-    const applied: Array<() => void> = [];
-    try {
-      const work = new WorkingSet(keys, await this.db.getMany(keys.map(recordKey)));
-      for (const p of group) {
-        try {
-          p.keys.forEach((key) => work.get(key)); // decode first: a corrupt record fails before any change
-          const result = p.apply(work);
-          applied.push(() => p.resolve(result));
-        } catch (error) {
-          p.reject(error);
-        }
-      }
-      const { ops, delta } = work.changes();
-      if (ops.length > 0) await this.db.batch(ops);
-      this.records += delta;
-      applied.forEach((resolve) => resolve());
-    } catch (error) {
-      group.forEach((p) => p.reject(error));
+  private startBatch(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.batch !== undefined || this.cache.dirty.size === 0) return;
+    const taken = this.cache.dirty;
+    const previousBuckets = new Map<string, number | undefined>();
+    const ops: BatchOp[] = [];
+    for (const [key, entry] of taken) {
+      previousBuckets.set(key, entry.diskBucket);
+      addOperations(ops, key, entry);
     }
+    // Swapped rather than cleared: changes made while this batch is written gather in a fresh map.
+    this.cache.dirty = new Map();
+    this.cache.writing = taken;
+    this.wakeRoomWaiters();
+    this.batch = this.db.batch(ops).then(
+      () => this.landed(taken),
+      (error: unknown) => this.failed(taken, previousBuckets, error),
+    );
   }
+
+  private landed(taken: Map<string, CachedScore>): void {
+    this.batch = undefined;
+    this.failure = undefined;
+    if (this.cache.writing === taken) this.cache.writing = new Map();
+    this.cache.evictOverflow();
+    this.scheduleNext();
+  }
+
+  private failed(taken: Map<string, CachedScore>, previousBuckets: Map<string, number | undefined>, error: unknown): void {
+    this.batch = undefined;
+    this.failure = toStoreError(error, 'writing scores to LevelDB');
+    // Nothing of the batch is on disk: its entries are dirty again, with the index entries the disk still has.
+    for (const [key, entry] of taken) {
+      entry.diskBucket = previousBuckets.get(key);
+      this.cache.dirty.set(key, entry);
+    }
+    this.cache.writing = new Map();
+    this.wakeRoomWaiters();
+    this.timer = setTimeout(() => this.startBatch(), this.options.retryMs);
+    // A store nobody closes must not stay alive only to retry.
+    this.timer.unref();
+  }
+
+  private scheduleNext(): void {
+    if (this.cache.dirty.size >= this.options.batchEntries) this.startBatch();
+    else if (this.cache.dirty.size > 0) this.timer ??= setTimeout(() => this.startBatch(), this.options.flushIntervalMs);
+    this.wakeRoomWaiters();
+  }
+
+  private wakeRoomWaiters(): void {
+    if (this.full && this.failure === undefined) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    waiters.forEach((wake) => wake());
+  }
+}
+
+/** Appends the operations that bring the disk to the entry's state; the index entry moves only when its bucket changed. */
+function addOperations(ops: BatchOp[], key: string, entry: CachedScore): void {
+  const bucket = entry.stored === undefined ? undefined : expiryBucket(entry.stored.expiresAt);
+  if (entry.diskBucket !== undefined && entry.diskBucket !== bucket) ops.push({ type: 'del', key: indexKey(entry.diskBucket, key) });
+  if (entry.stored === undefined) ops.push({ type: 'del', key: recordKey(key) });
+  else {
+    ops.push({ type: 'put', key: recordKey(key), value: encodeStored(entry.stored) });
+    if (bucket !== entry.diskBucket) ops.push({ type: 'put', key: indexKey(bucket!, key), value: '' });
+  }
+  entry.diskBucket = bucket;
 }

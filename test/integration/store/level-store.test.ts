@@ -103,9 +103,9 @@ describe('LevelStore on disk', () => {
   test('a directory written by a future layout version is refused', async () => {
     const { Level } = await import('level');
     const db = new Level<string, string>(dir);
-    await db.put('m!format', '2');
+    await db.put('m!format', '3');
     await db.close();
-    await expect(LevelStore.open(dir)).rejects.toThrow(/layout version 2/);
+    await expect(LevelStore.open(dir)).rejects.toThrow(/layout version 3/);
   });
 
   test('a corrupt record fails only the calls that touch it, as StoreError', async () => {
