@@ -74,20 +74,49 @@ export function normaliseIp(ip: string): string | undefined {
 export function networkOf(ip: string, ipv4Prefix: number, ipv6Prefix: number): string | undefined {
   checkPrefix(ipv4Prefix, 32);
   checkPrefix(ipv6Prefix, 128);
+  // Facts hold canonical addresses, so the common case skips normaliseIp's general parse.
+  const quick = canonicalIpv4Value(ip);
+  if (quick !== undefined) return ipv4Network(quick, ipv4Prefix);
   const canonical = normaliseIp(ip);
   if (canonical === undefined) return undefined;
-  if (isIP(canonical) === 4) {
-    const octets = canonical.split('.').map(Number);
-    const value = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
-    // `>>> 0` keeps the arithmetic unsigned; a shift by 32 is a no-op in JS, hence the 0 case.
-    const masked = ipv4Prefix === 0 ? 0 : (value & (0xffffffff << (32 - ipv4Prefix))) >>> 0;
-    return `${[24, 16, 8, 0].map((s) => (masked >>> s) & 0xff).join('.')}/${ipv4Prefix}`;
-  }
+  if (isIP(canonical) === 4) return ipv4Network(canonicalIpv4Value(canonical)!, ipv4Prefix);
   const groups = ipv6Groups(canonical).map((group, i) => {
     const kept = Math.min(16, Math.max(0, ipv6Prefix - i * 16));
     return kept === 0 ? 0 : group & ((0xffff << (16 - kept)) & 0xffff);
   });
   return `${formatIpv6(groups)}/${ipv6Prefix}`;
+}
+
+function ipv4Network(value: number, prefix: number): string {
+  // `>>> 0` keeps the arithmetic unsigned; a shift by 32 is a no-op in JS, hence the 0 case.
+  const masked = prefix === 0 ? 0 : (value & (0xffffffff << (32 - prefix))) >>> 0;
+  return `${masked >>> 24}.${(masked >>> 16) & 0xff}.${(masked >>> 8) & 0xff}.${masked & 0xff}/${prefix}`;
+}
+
+/** The value of a dotted quad as normaliseIp writes it (decimal, 0-255, no leading zeros), else undefined. */
+function canonicalIpv4Value(text: string): number | undefined {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
 }
 
 function checkPrefix(prefix: number, max: number): void {

@@ -53,7 +53,6 @@ export class MilterConnection {
   ) {
     this.decoder = new FrameDecoder(limits.maxFrameBytes);
     this.session = new MilterSession(id, handler, (bytes) => this.write(bytes), sessionOptions);
-    socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.fail(new FloodgateError('FG_ERR_TIMEOUT', this.midFrame ? 'MTA stalled in the middle of a packet' : 'MTA connection idle too long')));
@@ -80,7 +79,9 @@ export class MilterConnection {
     }
     const midFrame = this.decoder.hasPartialFrame;
     // Before the commands are handled: the MTA's held write should not wait for our handler either.
-    if (this.quickAck && (this.quickAck.policy === 'every-read' || midFrame || !this.session.answers(commands[commands.length - 1]))) this.quickAck.ackNow();
+    // Not after QUIT: the socket closes next, and the FIN carries the ACK.
+    const last = commands[commands.length - 1];
+    if (this.quickAck && last?.kind !== 'quit' && (this.quickAck.policy === 'every-read' || midFrame || !this.session.answers(last))) this.quickAck.ackNow();
     if (midFrame !== this.midFrame) {
       this.midFrame = midFrame;
       this.socket.setTimeout(midFrame ? this.limits.frameTimeoutMs : this.limits.idleTimeoutMs);

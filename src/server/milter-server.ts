@@ -62,7 +62,8 @@ export class MilterServer {
   }
 
   async listen(): Promise<void> {
-    const server = createServer((socket) => this.accept(socket));
+    // noDelay at accept, in C++: Postfix waits for every answer, so none may sit in Nagle's buffer.
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
     const address = this.address;
     if (address.kind === 'unix') await removeStaleSocket(address.path);
