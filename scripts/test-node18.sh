@@ -49,7 +49,9 @@ work=$(mktemp -d)
 pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 printf 'listen: unix:%s/milter.sock\nstate_dir: state\n' "$work" >"$work/floodgate.yml"
-"${node18[@]}" dist/cli/main.js run --config "$work/floodgate.yml" >"$work/service.log" 2>&1 &
+# With the node flags of main.js's #! line, as every launcher passes them (Node 18 must accept them too).
+read -r -a flags <<<"$(head -1 dist/cli/main.js | sed -n 's|^#!/usr/bin/env -S node||p')"
+"${node18[@]}" "${flags[@]}" dist/cli/main.js run --config "$work/floodgate.yml" >"$work/service.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q '"listening"' "$work/service.log" && break; sleep 0.1; done
 grep -q '"listening"' "$work/service.log" || { cat "$work/service.log" >&2; echo "test-node18: the service did not start" >&2; exit 1; }

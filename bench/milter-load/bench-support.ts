@@ -136,6 +136,13 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
   return `${replaced}\nrules: ${rules}\n${extra}\n`;
 }
 
+/** The node flags of the build's #! line (none in older builds): Floodgate runs as its launchers run it. */
+function shippedNodeFlags(cli: string): string[] {
+  const first = readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
+  const flags = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(first)?.[1] ?? '';
+  return flags.split(/\s+/).filter((flag) => flag !== '');
+}
+
 async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const cli = options.cli ?? FLOODGATE_CLI;
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run bench/run-all.sh, or build with tsc --outDir`);
@@ -146,7 +153,7 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const stateDir = options.stateDir ?? mkdtempSync(join(stateParent(), 'floodgate-'));
   const configFile = join(dir, 'floodgate.yml');
   writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false));
-  const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir });
+  const child = spawnTracked(process.execPath, [...shippedNodeFlags(cli), ...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir });
   const cleanUp = (): void => {
     if (ownState) rmSync(stateDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });

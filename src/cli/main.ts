@@ -1,5 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `floodgate` command: parses arguments and dispatches to a subcommand; exit codes follow sysexits.h.
+//
+// The V8 flag above caps each young-generation semi-space at 8 MiB: under mail load V8 otherwise grows
+// them to 16 MiB each, about 30 MiB more resident memory for no speed the benchmarks can measure
+// (README, Benchmarks). Every launcher passes the same flags: package.json's start script,
+// packaging/debian/bin/floodgate, and the benchmarks, which read them from this line.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
