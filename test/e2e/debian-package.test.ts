@@ -35,10 +35,15 @@ async function sh(command: string, args: string[], timeoutMs = 120_000): Promise
   return result.stdout + result.stderr;
 }
 
-/** Paths named *floodgate* (logs excepted: policy lets dpkg's and apt's logs keep their lines). */
+/**
+ * Paths named *floodgate*. Not scanned: logs (policy lets dpkg's and apt's logs keep their lines) and
+ * man-db's cache of formatted pages, which `man` fills whenever it shows a page (systemd-analyze
+ * verify does, for the unit's Documentation=) and mandb clears of pages that are gone.
+ */
 async function floodgatePaths(): Promise<Set<string>> {
   const roots = SCANNED.filter((dir) => existsSync(dir));
-  const found = await runCommand('find', [...roots, '-xdev', '-path', '/var/log', '-prune', '-o', '-name', '*floodgate*', '-print'], { timeoutMs: 60_000 });
+  const skipped = ['/var/log', '/var/cache/man'].flatMap((dir) => ['-path', dir, '-prune', '-o']);
+  const found = await runCommand('find', [...roots, '-xdev', ...skipped, '-name', '*floodgate*', '-print'], { timeoutMs: 60_000 });
   return new Set(found.stdout.split('\n').filter((p) => p !== '' && !p.startsWith(REPO) && !p.startsWith(work)));
 }
 
