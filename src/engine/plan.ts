@@ -1,6 +1,5 @@
 // First half of an evaluation: which rules match the facts and which keys get how many points. Pure.
-import { keyClassParts } from '../rules/loader';
-import type { BaseKeyClass, Facts, KeyClass, KeyClassSettings, Points, Rule, RuleSet, Threshold } from '../rules/rule-set';
+import type { Facts, KeyClass, Points, Rule, RuleSet, Threshold } from '../rules/rule-set';
 import { keyFor } from './key-values';
 
 export interface KeyUpdate {
@@ -43,8 +42,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
       const points = pointsFor(written, facts);
       const settings = ruleSet.keyClasses.get(keyClass);
       if (!settings) continue; // the loader guarantees every class is declared
-      const { parts, cap } = derivedFor(ruleSet, keyClass, settings);
-      const key = keyFor(keyClass, parts, facts, settings);
+      const key = keyFor(keyClass, settings.parts, facts, settings);
       if (key === undefined) continue;
       keys.push(key);
       if (rule.observe) continue;
@@ -53,7 +51,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
         update.points += points;
         update.rules.push(rule.name);
       } else {
-        byKey.set(key, { keyClass, key, points, halfLifeMs: settings.halfLifeMs, cap, rules: [rule.name] });
+        byKey.set(key, { keyClass, key, points, halfLifeMs: settings.halfLifeMs, cap: blockingCap(settings.thresholds), rules: [rule.name] });
       }
     }
     if (rule.observe) observed.push({ rule, keys });
@@ -67,24 +65,6 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
  */
 export function allowedWithoutLookups(ruleSet: RuleSet, facts: Facts): boolean {
   return ruleSet.rules.some((r) => r.ok && !r.observe && r.reads.size === 0 && r.events.has(facts.event) && r.condition(facts));
-}
-
-/** What plan() needs of each key class beyond its settings: derived once per loaded rule set, not at every event. */
-interface DerivedClass { parts: BaseKeyClass[]; cap: number | undefined }
-const derived = new WeakMap<RuleSet['keyClasses'], Map<KeyClass, DerivedClass>>();
-
-function derivedFor(ruleSet: RuleSet, keyClass: KeyClass, settings: KeyClassSettings): DerivedClass {
-  let classes = derived.get(ruleSet.keyClasses);
-  if (classes === undefined) {
-    classes = new Map();
-    derived.set(ruleSet.keyClasses, classes);
-  }
-  let found = classes.get(keyClass);
-  if (found === undefined) {
-    found = { parts: keyClassParts(keyClass), cap: blockingCap(settings.thresholds) };
-    classes.set(keyClass, found);
-  }
-  return found;
 }
 
 /** Fixed points, or the weighted score of the lists that list the client (0 when none does or none answered). */
@@ -108,10 +88,13 @@ function blockingCap(thresholds: readonly Threshold[]): number | undefined {
   return undefined;
 }
 
+/** One double seen as its 64 bits, shared by every call (nextUp runs for each new key of each event). */
+const asDouble = new Float64Array(1);
+const asBits = new BigInt64Array(asDouble.buffer);
+
 function nextUp(x: number): number {
   if (x === 0) return Number.MIN_VALUE;
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  view.setBigInt64(0, view.getBigInt64(0) + (x > 0 ? 1n : -1n));
-  return view.getFloat64(0);
+  asDouble[0] = x;
+  asBits[0] = asBits[0]! + (x > 0 ? 1n : -1n);
+  return asDouble[0];
 }

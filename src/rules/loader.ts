@@ -87,7 +87,7 @@ function compileKeyClasses(spec: RulesFileSpec, source: RulesSource): Map<KeyCla
     const halfLifeMs = durationMs(s.half_life);
     // Scores decay by 2^(-t/half_life): zero would divide by zero.
     if (halfLifeMs <= 0) source.error(['keys', name, 'half_life'], 'half_life must be longer than 0');
-    classes.set(name, { halfLifeMs, ipv4Prefix: s.ipv4_prefix ?? 24, ipv6Prefix: s.ipv6_prefix ?? 64 });
+    classes.set(name, { parts: keyClassParts(name), halfLifeMs, ipv4Prefix: s.ipv4_prefix ?? 24, ipv6Prefix: s.ipv6_prefix ?? 64 });
   }
   return classes;
 }

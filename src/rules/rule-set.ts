@@ -109,6 +109,8 @@ export interface Threshold {
 }
 
 export interface KeyClassSettings {
+  /** The class's base parts in key order ('ip+sender' -> ip, sender), split once at load. */
+  readonly parts: readonly BaseKeyClass[];
   readonly halfLifeMs: number;
   /** Prefix lengths for the `network` part of a key. */
   readonly ipv4Prefix: number;

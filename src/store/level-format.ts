@@ -3,7 +3,7 @@ import type { Level } from 'level';
 import { StoreError } from './errors';
 import {
   FORMAT_KEY, FORMAT_VERSION, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX,
-  expiryBucket, indexKey, keyOfIndexEntry, timeOfIndexEntry,
+  expiryBucket, indexKey, keyOfIndexEntry, timeOfIndexEntry, type BatchOp,
 } from './level-layout';
 
 /** Entries per step of a scan: bounds memory and the size of one batch. */
@@ -35,7 +35,7 @@ async function reindexVersion1(db: Level<string, string>): Promise<void> {
     const entries = await db.keys({ gt: after, lt: INDEX_END, limit: CHUNK }).all();
     if (entries.length === 0) return;
     after = entries[entries.length - 1]!;
-    const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }> = [];
+    const ops: BatchOp[] = [];
     for (const entry of entries) {
       const moved = indexKey(expiryBucket(timeOfIndexEntry(entry)), keyOfIndexEntry(entry));
       if (moved === entry) continue;

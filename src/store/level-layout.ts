@@ -16,6 +16,9 @@
 import { MAX_EXPIRES_AT, type StoredScore } from './decay';
 import { StoreError } from './errors';
 
+/** One write of a LevelDB batch: every change LevelStore makes on disk goes through db.batch(). */
+export type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
 export const FORMAT_KEY = 'm!format';
 export const FORMAT_VERSION = '2';
 

@@ -18,7 +18,7 @@
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { CachedScore, ScoreCache } from './level-cache';
-import { encodeStored, expiryBucket, indexKey, recordKey } from './level-layout';
+import { encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
 
 export interface WriteBehindOptions {
   /** Longest time a change waits before its batch is started. */
@@ -30,8 +30,6 @@ export interface WriteBehindOptions {
   /** Delay before a failed batch is tried again. */
   retryMs: number;
 }
-
-type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
 
 export class LevelWriter {
   /** Set while a batch has failed and not yet been written by a retry. */

@@ -61,6 +61,7 @@ describe('a complete rules file', () => {
     const side = { log: true, mail: false, delete: false, observe: false };
     expect(classes).toEqual({
       ip: {
+        parts: ['ip'],
         halfLifeMs: 600_000,
         ipv4Prefix: 24,
         ipv6Prefix: 64,
@@ -72,6 +73,7 @@ describe('a complete rules file', () => {
         ],
       },
       network: {
+        parts: ['network'],
         halfLifeMs: 1_800_000,
         ipv4Prefix: 24,
         ipv6Prefix: 48,
@@ -80,7 +82,7 @@ describe('a complete rules file', () => {
           { location: at(62, 7), above: 100, action: { kind: 'tempfail' }, ...side, delete: true, header: { name: 'X-Floodgate', value: 'network busy' } },
         ],
       },
-      'ip+sender': { halfLifeMs: 3_600_000, ipv4Prefix: 24, ipv6Prefix: 64, thresholds: [{ location: at(69, 7), above: 20, action: { kind: 'discard' }, ...side }] },
+      'ip+sender': { parts: ['ip', 'sender'], halfLifeMs: 3_600_000, ipv4Prefix: 24, ipv6Prefix: 64, thresholds: [{ location: at(69, 7), above: 20, action: { kind: 'discard' }, ...side }] },
     });
   });
 
