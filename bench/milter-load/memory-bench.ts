@@ -79,8 +79,9 @@ async function main(): Promise<void> {
     try {
       await sleep(2000);
       const atStart = processMemory(floodgate.mainPid);
-      // A little ordinary traffic first: the JIT, the LevelDB block cache and the buffers of a working service.
-      const load = await runLoad(floodgate, { connections: 16, processes: 2, durationS: 5, warmupS: 1 });
+      // Ordinary traffic first: the JIT, the LevelDB block cache and the buffers of a working service, and
+      // enough sessions (4 keys each) to fill LevelStore's 65,536-key cache, so its full size is counted.
+      const load = await runLoad(floodgate, { connections: 16, processes: 2, durationS: 20, warmupS: 1 });
       await sleep(2000);
       const afterLoad = processMemory(floodgate.mainPid);
       const idle = spawnTracked(join(BIN, 'milter-load'), ['--idle', '-c', String(IDLE_CONNECTIONS), '-P', '4', '-d', '15', '-w', '0', floodgate.target]);

@@ -11,7 +11,7 @@ import { Level } from 'level';
 import { addOne, applyUpdate, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, type StoredScore } from './decay';
 import { ensureDirectory } from './directory';
 import { StoreError, toStoreError } from './errors';
-import { ScoreCache, type CachedScore } from './level-cache';
+import { ScoreCache } from './level-cache';
 import { KeyFilter } from './key-filter';
 import { checkFormat, scanRecordKeys } from './level-format';
 import { INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
@@ -29,19 +29,18 @@ export interface LevelStoreOptions extends Partial<WriteBehindOptions> {
    */
   compactAfterSweeping?: number;
   /**
-   * Keys kept in memory, least recently used leave first; default 4,096. Each costs 200-350 bytes of
-   * live heap (key, entry, map slot), and more in garbage: under load the cache churns, and entries
-   * that outlive a young-generation GC are collected only by the next full one. With 16,384 the bench
-   * with 1 million keys and 1,000 idle MTA connections (bench/milter-load/memory-bench.ts) rose by ~30
-   * MB RSS, past its 150 MB target. A miss costs one grouped read, and a key never stored none
-   * (KeyFilter), so the cache only has to hold the keys used again within a second or so.
+   * Keys kept in memory, least recently used leave first; default 65,536, about 9 MiB (measured ~147
+   * bytes a key: the key string, its map slot and six numbers in a shared array; see level-cache.ts).
+   * A miss costs one grouped LevelDB read (in libuv's thread pool, so the answer waits ~0.1-1 ms) and a
+   * key never stored none (KeyFilter); 65,536 keys hold the ip, network, sender and pair keys of the
+   * last ~16,000 sessions, minutes of a busy MX, so the keys of a flood stay in memory.
    */
   cacheEntries?: number;
 }
 
 /** Flush every 5 ms or at 1,000 changed keys; wait for the disk at 20,000 (~4 MB); retry a failed batch after 1 s. */
 const WRITE_BEHIND: WriteBehindOptions = { flushIntervalMs: 5, batchEntries: 1000, maxDirty: 20_000, retryMs: 1000 };
-const DEFAULT_CACHE_ENTRIES = 4096;
+const DEFAULT_CACHE_ENTRIES = 65_536;
 /**
  * LevelDB's own block cache, 2 MiB instead of its 8: the hot keys are answered from ScoreCache and new
  * ones by KeyFilter, so LevelDB only serves the occasional returning key, and the 8 MiB that random
@@ -115,10 +114,10 @@ export class LevelStore implements ScoreStore {
   async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
     const checked = checkedBatch(updates, now);
     if (checked.length === 0) return [];
-    return this.use('add', checked.map((u) => u.key), true, (entries) => checked.map((update, i) => {
-      const entry = entries[i]!;
-      const step = applyUpdate(entry.stored, update, now);
-      if (step.next !== 'unchanged') this.change(update.key, entry, step.next ?? undefined);
+    return this.use('add', checked.map((u) => u.key), true, (slots) => checked.map((update, i) => {
+      const slot = slots[i]!;
+      const step = applyUpdate(this.cache.stored(slot), update, now);
+      if (step.next !== 'unchanged') this.change(update.key, slot, step.next ?? undefined);
       return step.score;
     }));
   }
@@ -126,14 +125,14 @@ export class LevelStore implements ScoreStore {
   async get(key: string, now: number): Promise<ScoreRecord | undefined> {
     checkKey(key);
     checkNow(now);
-    return this.use('get', [key], false, ([entry]) => liveRecord(key, entry!.stored, now));
+    return this.use('get', [key], false, ([slot]) => liveRecord(key, this.cache.stored(slot!), now));
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    return this.use('delete', [key], true, ([entry]) => {
-      if (entry!.stored === undefined) return false;
-      this.change(key, entry!, undefined);
+    return this.use('delete', [key], true, ([slot]) => {
+      if (!this.cache.hasRecord(slot!)) return false;
+      this.change(key, slot!, undefined);
       return true;
     });
   }
@@ -154,8 +153,8 @@ export class LevelStore implements ScoreStore {
             // Keys sharing the prefix are contiguous from `from`, so the first one without it ends the scan.
             if (!storeKey.startsWith(from)) return top.result();
             const key = storeKey.slice(RECORD_PREFIX.length);
-            const cached = this.cache.peek(key);
-            const record = liveRecord(key, cached === undefined ? decodeStored(key, value) : cached.stored, now);
+            const slot = this.cache.peek(key);
+            const record = liveRecord(key, slot < 0 ? decodeStored(key, value) : this.cache.stored(slot), now);
             if (record !== undefined) top.offer(record);
           }
         }
@@ -184,10 +183,10 @@ export class LevelStore implements ScoreStore {
         const keys = [...new Set(entries.map(keyOfIndexEntry))];
         await this.writer.room();
         // Each record is checked in memory at this moment: an add since the index was written keeps its key.
-        removed += await this.run(keys, (found) => keys.filter((key, i) => {
-          const stored = found[i]!.stored;
-          if (stored === undefined || stored.expiresAt > now) return false;
-          this.change(key, found[i]!, undefined);
+        removed += await this.run(keys, (slots) => keys.filter((key, i) => {
+          // NaN (no record) compares false: nothing to delete.
+          if (!(this.cache.expiresAt(slots[i]!) <= now)) return false;
+          this.change(key, slots[i]!, undefined);
           return true;
         }).length);
       }
@@ -242,15 +241,13 @@ export class LevelStore implements ScoreStore {
   }
 
   /** Sets a key's state and hands it to the writer, keeping the record count and the key filter up to date. */
-  private change(key: string, entry: CachedScore, next: StoredScore | undefined): void {
-    const created = entry.stored === undefined && next !== undefined;
-    if (entry.stored !== undefined && next === undefined) this.records--;
-    // Set before a filter refresh starts, which takes the keys in memory from their entries. Updated in
-    // place when there is a record: a long-lived entry then keeps its (old-generation) object instead of
-    // turning each update's new one into garbage that only a full GC collects.
-    if (entry.stored !== undefined && next !== undefined) Object.assign(entry.stored, next);
-    else entry.stored = next;
-    this.writer.changed(key, entry);
+  private change(key: string, slot: number, next: StoredScore | undefined): void {
+    const had = this.cache.hasRecord(slot);
+    const created = !had && next !== undefined;
+    if (had && next === undefined) this.records--;
+    // Set before a filter refresh starts, which takes the keys in memory from their slots.
+    this.cache.setStored(slot, next);
+    this.writer.changed(key, slot);
     if (!created) return;
     this.records++;
     this.filter.add(key);
@@ -280,20 +277,20 @@ export class LevelStore implements ScoreStore {
   }
 
   /**
-   * Runs `apply` on the keys' entries: at once when all are in memory, else once they have been read.
+   * Runs `apply` on the keys' slots: at once when all are in memory, else once they have been read.
    * Refused once closed or while writes fail (the writer's StoreError); a change waits while the disk is behind.
    */
-  private use<T>(what: string, keys: readonly string[], changes: boolean, apply: (entries: CachedScore[]) => T): T | Promise<T> {
+  private use<T>(what: string, keys: readonly string[], changes: boolean, apply: (slots: number[]) => T): T | Promise<T> {
     this.checkOpen();
     if (changes && this.writer.full) return this.track(what, () => this.writer.room().then(() => this.run(keys, apply)));
     const result = this.run(keys, apply);
     return result instanceof Promise ? this.track(what, () => result) : result;
   }
 
-  private run<T>(keys: readonly string[], apply: (entries: CachedScore[]) => T): T | Promise<T> {
-    const entries = this.cache.findAll(keys);
-    if (entries === undefined) return this.cache.whenLoaded(keys, apply);
-    const result = apply(entries);
+  private run<T>(keys: readonly string[], apply: (slots: number[]) => T): T | Promise<T> {
+    const slots = this.cache.findAll(keys);
+    if (slots === undefined) return this.cache.whenLoaded(keys, apply);
+    const result = apply(slots);
     this.cache.evictOverflow();
     return result;
   }

@@ -17,7 +17,7 @@
 // may never reach the disk.
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
-import type { CachedScore, ScoreCache } from './level-cache';
+import type { ScoreCache } from './level-cache';
 import { encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
 
 export interface WriteBehindOptions {
@@ -50,8 +50,8 @@ export class LevelWriter {
   }
 
   /** Records a change of `key`, to be written by a coming batch. */
-  changed(key: string, entry: CachedScore): void {
-    this.cache.dirty.set(key, entry);
+  changed(key: string, slot: number): void {
+    this.cache.dirty.set(key, slot);
     if (this.batch !== undefined || this.failure !== undefined) return;
     if (this.cache.dirty.size >= this.options.batchEntries) this.startBatch();
     else this.timer ??= setTimeout(() => this.startBatch(), this.options.flushIntervalMs);
@@ -95,9 +95,9 @@ export class LevelWriter {
     const taken = this.cache.dirty;
     const previousBuckets = new Map<string, number | undefined>();
     const ops: BatchOp[] = [];
-    for (const [key, entry] of taken) {
-      previousBuckets.set(key, entry.diskBucket);
-      addOperations(ops, key, entry);
+    for (const [key, slot] of taken) {
+      previousBuckets.set(key, this.cache.diskBucket(slot));
+      addOperations(ops, key, this.cache, slot);
     }
     // Swapped rather than cleared: changes made while this batch is written gather in a fresh map.
     this.cache.dirty = new Map();
@@ -109,7 +109,7 @@ export class LevelWriter {
     );
   }
 
-  private landed(taken: Map<string, CachedScore>): void {
+  private landed(taken: Map<string, number>): void {
     this.batch = undefined;
     this.failure = undefined;
     if (this.cache.writing === taken) this.cache.writing = new Map();
@@ -117,13 +117,13 @@ export class LevelWriter {
     this.scheduleNext();
   }
 
-  private failed(taken: Map<string, CachedScore>, previousBuckets: Map<string, number | undefined>, error: unknown): void {
+  private failed(taken: Map<string, number>, previousBuckets: Map<string, number | undefined>, error: unknown): void {
     this.batch = undefined;
     this.failure = toStoreError(error, 'writing scores to LevelDB');
     // Nothing of the batch is on disk: its entries are dirty again, with the index entries the disk still has.
-    for (const [key, entry] of taken) {
-      entry.diskBucket = previousBuckets.get(key);
-      this.cache.dirty.set(key, entry);
+    for (const [key, slot] of taken) {
+      this.cache.setDiskBucket(slot, previousBuckets.get(key));
+      this.cache.dirty.set(key, slot);
     }
     this.cache.writing = new Map();
     this.wakeRoomWaiters();
@@ -146,14 +146,16 @@ export class LevelWriter {
   }
 }
 
-/** Appends the operations that bring the disk to the entry's state; the index entry moves only when its bucket changed. */
-function addOperations(ops: BatchOp[], key: string, entry: CachedScore): void {
-  const bucket = entry.stored === undefined ? undefined : expiryBucket(entry.stored.expiresAt);
-  if (entry.diskBucket !== undefined && entry.diskBucket !== bucket) ops.push({ type: 'del', key: indexKey(entry.diskBucket, key) });
-  if (entry.stored === undefined) ops.push({ type: 'del', key: recordKey(key) });
+/** Appends the operations that bring the disk to the slot's state; the index entry moves only when its bucket changed. */
+function addOperations(ops: BatchOp[], key: string, cache: ScoreCache, slot: number): void {
+  const stored = cache.stored(slot);
+  const onDisk = cache.diskBucket(slot);
+  const bucket = stored === undefined ? undefined : expiryBucket(stored.expiresAt);
+  if (onDisk !== undefined && onDisk !== bucket) ops.push({ type: 'del', key: indexKey(onDisk, key) });
+  if (stored === undefined) ops.push({ type: 'del', key: recordKey(key) });
   else {
-    ops.push({ type: 'put', key: recordKey(key), value: encodeStored(entry.stored) });
-    if (bucket !== entry.diskBucket) ops.push({ type: 'put', key: indexKey(bucket!, key), value: '' });
+    ops.push({ type: 'put', key: recordKey(key), value: encodeStored(stored) });
+    if (bucket !== onDisk) ops.push({ type: 'put', key: indexKey(bucket!, key), value: '' });
   }
-  entry.diskBucket = bucket;
+  cache.setDiskBucket(slot, bucket);
 }

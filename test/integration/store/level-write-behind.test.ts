@@ -19,6 +19,11 @@ function levelOf(store: LevelStore): { batch: Batch } {
   return (store as unknown as { db: { batch: Batch } }).db;
 }
 
+/** The store's ScoreCache internals these tests watch: its LRU map and its array of slots. */
+function cacheOf(store: LevelStore): { hot: Map<string, number>; fields: Float64Array; evictOverflow(): void } {
+  return (store as unknown as { cache: { hot: Map<string, number>; fields: Float64Array; evictOverflow(): void } }).cache;
+}
+
 const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('LevelStore write-behind', () => {
@@ -79,7 +84,7 @@ describe('LevelStore write-behind', () => {
     await store.close();
   }, 20_000);
 
-  test('a changed key evicted from a tiny cache is still read back from memory, then written', async () => {
+  test('changed keys stay in memory until written, however small the cache, then reach the disk', async () => {
     const store = await LevelStore.open(dir, { ...NO_FLUSH, cacheEntries: 4 });
     const keys = Array.from({ length: 100 }, (_, i) => `ip:198.51.100.${i}`);
     for (const [i, key] of keys.entries()) await store.add(key, i + 1, H, T0);
@@ -89,6 +94,27 @@ describe('LevelStore write-behind', () => {
     const reopened = await LevelStore.open(dir, { cacheEntries: 4 });
     for (const [i, key] of keys.entries()) expect(await reopened.get(key, T0)).toMatchObject({ score: i + 1 });
     await reopened.close();
+  });
+
+  test('once written, keys beyond the capacity leave memory and their slots are reused; evicted keys read back right', async () => {
+    const store = await LevelStore.open(dir, { cacheEntries: 64, flushIntervalMs: 1, batchEntries: 100 });
+    const cache = cacheOf(store);
+    const slotsAfter: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2000; i += 50) {
+        await store.addMany(Array.from({ length: 50 }, (_, j) => ({ key: `sender:u${i + j}@example.org`, points: i + j + 1, halfLifeMs: H })), T0);
+        await tick(); // as between sessions: the batch being written can land
+      }
+      await (store as unknown as { writer: { flushAll(): Promise<void> } }).writer.flushAll();
+      cache.evictOverflow();
+      expect(cache.hot.size).toBeLessThanOrEqual(64 + 8);
+      slotsAfter.push(cache.fields.length);
+    }
+    // Round 1 created every key; rounds 2 and 3 read them back into freed slots: the array did not grow.
+    expect(slotsAfter[2]).toBe(slotsAfter[0]);
+    // Each key has its three rounds of points, whether it is still in memory or read back from disk.
+    for (const i of [0, 1, 999, 1998, 1999]) expect(await store.get(`sender:u${i}@example.org`, T0)).toMatchObject({ score: 3 * (i + 1) });
+    await store.close();
   });
 
   test('parallel adds on a key that must be read from disk stay atomic, also with a tiny cache', async () => {

@@ -16,8 +16,9 @@ function shebangFlags(): string[] {
 describe('node flags of the floodgate launchers', () => {
   const flags = shebangFlags();
 
-  test('the #! line caps the young generation (the memory target depends on it)', () => {
+  test('the #! line caps the young generation and the old generation\'s growth (the memory target depends on both)', () => {
     expect(flags).toContain('--max-semi-space-size=8');
+    expect(flags).toContain('--heap-growing-percent=20');
   });
 
   test("npm start passes the same flags", () => {
