@@ -3,8 +3,8 @@
 // Run through bench/run-all.sh, or: node bench/results/tmp/js/bench/milter-load/memory-bench.js [keys]
 // The keys (default 1,000,000) are written through the LevelStore of the Floodgate build under test,
 // shaped as the shipped rules make them (ip, network, sender, ip+sender; their half-lives), scored
-// now, so all are live for the next hour. Floodgate then starts on that state directory, serves a
-// few seconds of sessions, and holds 1,000 idle connections (OPTNEG, CONNECT, HELO, then silence)
+// now, so all are live for the next hour. Floodgate then starts on that state directory, serves 20 s
+// of sessions, and holds 1,000 idle connections (OPTNEG, CONNECT, HELO, then silence)
 // opened by milter-load --idle. Writes bench/results/memory.json.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

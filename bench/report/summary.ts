@@ -76,7 +76,10 @@ function milterSection(r: MilterResults, out: string[]): void {
   out.push(`Floodgate's peak: ${int(hp.peak)} sessions/s; half: ${int(hp.rate)} sessions/s, open loop (sessions started on a fixed schedule over up to 128 connections), ${f?.runs ?? 0} runs.`, '');
   const fm = hp.points.find((p) => p.milter === 'floodgate-memory');
   out.push(table(['milter', 'sessions/s', 'RCPT p50 (ms)', 'RCPT p99 (ms)', 'RCPT p99.9 (ms)', 'milter CPU (cores)'], [f, k, fm].filter((p): p is Point & { rate: number } => p !== undefined).map((p) => [p.milter, int(p.sessions_per_s), ms(p.rcpt_p50_us), ms(p.rcpt_p99_us), ms(p.rcpt_p999_us), p.milter_cpu_cores])), '');
-  if (f) out.push(`- Target: RCPT p99 ≤ 2 ms at half of Floodgate's peak: ${ms(f.rcpt_p99_us)} ms, ${verdict(f.rcpt_p99_us <= 2000)}.`, '');
+  if (f) {
+    const each = hp.runs.filter((m) => m.milter === 'floodgate').map((m) => ms(m.stages.rcpt?.p99_us ?? NaN));
+    out.push(`- Target: RCPT p99 ≤ 2 ms at half of Floodgate's peak: ${ms(f.rcpt_p99_us)} ms (median; the runs: ${each.join(', ')} ms), ${verdict(f.rcpt_p99_us <= 2000)}.`, '');
+  }
   out.push('### Full messages (DATA, 8 headers, EOH, 2 KiB body, end of message), 16 connections', '');
   out.push(table(['milter', 'sessions/s', 'RCPT p99 (ms)', 'EOM p50 (ms)', 'EOM p99 (ms)', 'milter CPU (cores)', 'runs'], r.message.points.map((p) => {
     const e = r.message.eom.find((m) => m.milter === p.milter);

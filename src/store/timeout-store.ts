@@ -9,14 +9,33 @@ import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
  */
 export function withTimeout(store: ScoreStore, ms: number): ScoreStore {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`score store: the timeout must be a positive number of ms, got ${ms}`);
-  const bounded = <T>(what: string, call: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreError(`score store: ${what} did not answer within ${ms} ms`)), ms);
+  // One promise and one timer per call: the call runs at once, and whichever settles first wins (the
+  // later settle is ignored). Promise.race with a deadline promise and finally() cost three more
+  // promises and an array on every store call of every SMTP event.
+  const bounded = <T>(what: string, call: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreError(`score store: ${what} did not answer within ${ms} ms`)), ms);
+      const settle = (): void => clearTimeout(timer);
+      let answer: Promise<T>;
+      try {
+        answer = call();
+      } catch (error) {
+        // call() may throw synchronously (a plain function, not async): a rejection like any other.
+        settle();
+        reject(error);
+        return;
+      }
+      answer.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
     });
-    // call() may throw synchronously (a plain function, not async); Promise.resolve().then turns that into a rejection.
-    return Promise.race([Promise.resolve().then(call), deadline]).finally(() => clearTimeout(timer));
-  };
   return {
     add: (key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> =>
       bounded('add', () => store.add(key, points, halfLifeMs, now, cap)),

@@ -1,0 +1,43 @@
+// decisionLog: one line per decision that matters, routine answers only at debug level (also after a level change).
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../../src/log/logger';
+import { decisionLog } from '../../../src/service/decision-log';
+import type { SessionContext } from '../../../src/session/handler';
+
+function setUp(level: 'info' | 'debug') {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const logger = createLogger(level, 'json', stream);
+  return { logger, events: decisionLog(logger), lines };
+}
+
+const ctx = { connectionId: 'c1', connect: { address: '192.0.2.7' } } as unknown as SessionContext;
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('decisionLog', () => {
+  test('at info, a continue is not logged; a reject and a delayed continue are', async () => {
+    const { events, lines } = setUp('info');
+    events.decision(ctx, 'rcpt', { kind: 'continue' }, 0);
+    events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0);
+    events.decision(ctx, 'mail', { kind: 'continue' }, 1500);
+    await flush();
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 'info', message: 'decision', stage: 'rcpt', verdict: 'reject', reply: '550 5.7.1', client: '192.0.2.7' }),
+      expect.objectContaining({ level: 'info', stage: 'mail', verdict: 'continue', delay_ms: 1500 }),
+    ]);
+  });
+
+  test('at debug every decision is logged, also once the level is raised at run time (SIGHUP)', async () => {
+    const { logger, events, lines } = setUp('info');
+    events.decision(ctx, 'connect', { kind: 'continue' }, 0);
+    logger.level = 'debug';
+    events.decision(ctx, 'helo', { kind: 'skip' }, 0);
+    await flush();
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: 'debug', stage: 'helo', verdict: 'skip' })]);
+    logger.level = 'warn';
+    events.decision(ctx, 'rcpt', { kind: 'continue' }, 0);
+    await flush();
+    expect(lines).toHaveLength(1);
+  });
+});
