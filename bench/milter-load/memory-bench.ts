@@ -22,39 +22,96 @@ interface StoreModule {
     open(dir: string): Promise<{
       addMany(updates: Array<{ key: string; points: number; halfLifeMs: number }>, now: number): Promise<number[]>;
       size(): Promise<number>;
+      sweep(now: number): Promise<number>;
       close(): Promise<void>;
     }>;
   };
 }
 
-/** Key number i, in the shapes and proportions one RCPT under the shipped rules produces. */
-function keyAt(i: number): { key: string; halfLifeMs: number } {
+/**
+ * Key number i, in the shapes and proportions one RCPT under the shipped rules produces. The live keys
+ * share the load's client range (100.64.0.0/10) and senders; a flood's (`flood`) use 10.64.0.0/10 and
+ * other sender domains, so that they never overwrite a key the load made live.
+ */
+function keyAt(i: number, flood = false): { key: string; halfLifeMs: number } {
   const n = i >> 2;
-  const ip = `100.${64 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
+  const ip = `${flood ? 10 : 100}.${64 + ((n >> 16) & 63)}.${(n >> 8) & 255}.${n & 255}`;
+  const sender = `user${n}@${flood ? 'bot' : 'customer'}${n % 50021}.example`;
   switch (i & 3) {
     case 0: return { key: `ip:${ip}`, halfLifeMs: 10 * MINUTE };
     case 1: return { key: `network:${10 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}.0/24`, halfLifeMs: 30 * MINUTE };
-    case 2: return { key: `sender:user${n}@customer${n % 50021}.example`, halfLifeMs: 60 * MINUTE };
-    default: return { key: `ip+sender:${ip}|user${n}@customer${n % 50021}.example`, halfLifeMs: 60 * MINUTE };
+    case 2: return { key: `sender:${sender}`, halfLifeMs: 60 * MINUTE };
+    default: return { key: `ip+sender:${ip}|${sender}`, halfLifeMs: 60 * MINUTE };
+  }
+}
+
+/** The store of the build under test, so the on-disk layout is the one that Floodgate reads. */
+function storeModule(): StoreModule {
+  return require(join(dirname(dirname(FLOODGATE_CLI)), 'store', 'level-store.js')) as StoreModule;
+}
+
+const BATCH = 2000;
+
+/** A flood's keys fade with a 1 s half-life: expired within ~10 s. */
+const FLOOD_HALF_LIFE_MS = 1000;
+
+/** Writes KEYS keys from key number `first` on, scored at `now`: live ones, or a flood's (see keyAt). */
+async function writeKeys(store: Awaited<ReturnType<StoreModule['LevelStore']['open']>>, first: number, now: number, flood = false): Promise<void> {
+  for (let i = first; i < first + KEYS; i += BATCH) {
+    const updates = [];
+    for (let j = i; j < Math.min(i + BATCH, first + KEYS); j++) {
+      const key = keyAt(j, flood);
+      updates.push({ key: key.key, halfLifeMs: flood ? FLOOD_HALF_LIFE_MS : key.halfLifeMs, points: 1 + (j % 7) });
+    }
+    await store.addMany(updates, now);
   }
 }
 
 async function prefill(stateDir: string): Promise<{ records: number; seconds: number }> {
-  // The store of the build under test, so the on-disk layout is the one that Floodgate reads.
-  const modulePath = join(dirname(dirname(FLOODGATE_CLI)), 'store', 'level-store.js');
-  const { LevelStore } = require(modulePath) as StoreModule;
-  const store = await LevelStore.open(join(stateDir, 'scores'));
+  const store = await storeModule().LevelStore.open(join(stateDir, 'scores'));
   const started = performance.now();
-  const now = Date.now();
-  const BATCH = 2000;
-  for (let i = 0; i < KEYS; i += BATCH) {
-    const updates = [];
-    for (let j = i; j < Math.min(i + BATCH, KEYS); j++) updates.push({ ...keyAt(j), points: 1 + (j % 7) });
-    await store.addMany(updates, now);
-  }
+  await writeKeys(store, 0, Date.now());
   const records = await store.size();
   await store.close();
   return { records, seconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+/**
+ * LevelDB's size is bounded by the live keys once the rest has expired: a flood's worth of new keys
+ * (another KEYS) is written on top of the live ones, then one
+ * sweep at a time when those have expired and the live ones (half-lives of 10 minutes and more) have
+ * not. The sweep deletes them and compacts the files (LevelDB keeps deletions as tombstones until then).
+ */
+async function expiryCheck(stateDir: string): Promise<Record<string, number>> {
+  const dir = join(stateDir, 'scores');
+  const { LevelStore } = storeModule();
+  const liveMiB = mib(directoryBytes(dir) / 1048576);
+  const now = Date.now();
+  const flooded = await LevelStore.open(dir);
+  // The prefilled keys and those the load created.
+  const recordsLive = await flooded.size();
+  await writeKeys(flooded, KEYS, now, true);
+  const recordsWithFlood = await flooded.size();
+  await flooded.close();
+  const withFloodMiB = mib(directoryBytes(dir) / 1048576);
+  const store = await LevelStore.open(dir);
+  const started = performance.now();
+  const swept = await store.sweep(now + MINUTE);
+  const sweepSeconds = Math.round((performance.now() - started) / 100) / 10;
+  const recordsAfter = await store.size();
+  await store.close();
+  const result = {
+    records_live: recordsLive,
+    leveldb_mib_live: liveMiB,
+    records_with_flood: recordsWithFlood,
+    leveldb_mib_with_flood: withFloodMiB,
+    swept,
+    sweep_and_compact_seconds: sweepSeconds,
+    records_after_sweep: recordsAfter,
+    leveldb_mib_after_sweep: mib(directoryBytes(dir) / 1048576),
+  };
+  console.log(`expiry: ${JSON.stringify(result)}`);
+  return result;
 }
 
 function directoryBytes(dir: string): number {
@@ -70,12 +127,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const mib = (n: number): number => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
+  const started = new Date().toISOString();
   const stateDir = mkdtempSync(join(TMP, 'memory-state-'));
   try {
     console.log(`== memory: ${KEYS.toLocaleString('en-US')} live keys, ${IDLE_CONNECTIONS} idle MTA connections`);
     const filled = await prefill(stateDir);
     console.log(`prefilled ${filled.records.toLocaleString('en-US')} records in ${filled.seconds} s; LevelDB ${mib(directoryBytes(join(stateDir, 'scores')) / 1048576)} MiB`);
     const floodgate = await startMilter('floodgate', { stateDir });
+    let result: Record<string, unknown>;
     try {
       await sleep(2000);
       const atStart = processMemory(floodgate.mainPid);
@@ -96,7 +155,7 @@ async function main(): Promise<void> {
       const withIdle = processMemory(floodgate.mainPid);
       await idle.exited;
       const established = Number(/idle connections established: (\d+)/.exec(idle.output())?.[1] ?? NaN);
-      const result = {
+      result = {
         keys: KEYS,
         records: filled.records,
         prefill_seconds: filled.seconds,
@@ -113,10 +172,12 @@ async function main(): Promise<void> {
         target_mib: 143.05,
       };
       console.log(JSON.stringify(result));
-      writeResult('memory.json', { meta: { started: new Date().toISOString(), source: sourceInfo(), machine: machineInfo() }, ...result });
     } finally {
       await floodgate.stop();
     }
+    // Floodgate holds LevelDB's lock while it runs; this part opens the directory itself.
+    const expiry = await expiryCheck(stateDir);
+    writeResult('memory.json', { meta: { started, source: sourceInfo(), machine: machineInfo() }, ...result, expiry });
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }

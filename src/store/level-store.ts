@@ -31,7 +31,7 @@ export interface LevelStoreOptions extends Partial<WriteBehindOptions> {
   /**
    * Keys kept in memory, least recently used leave first; default 65,536, about 9 MiB (measured ~147
    * bytes a key: the key string, its map slot and six numbers in a shared array; see level-cache.ts).
-   * A miss costs one grouped LevelDB read (in libuv's thread pool, so the answer waits ~0.1-1 ms) and a
+   * A miss costs one grouped LevelDB read (in libuv's thread pool; the call waits for it) and a
    * key never stored none (KeyFilter); 65,536 keys hold the ip, network, sender and pair keys of the
    * last ~16,000 sessions, minutes of a busy MX, so the keys of a flood stay in memory.
    */
