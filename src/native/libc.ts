@@ -1,14 +1,11 @@
 // The one loader of native code: koffi required once, libc (and other libraries) bound through it, typed.
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 
 /** The libc functions Floodgate binds; each mirrors its C prototype. */
 export interface Libc {
   setsockopt(fd: number, level: number, name: number, value: Buffer, length: number): number;
   /** `length` is in/out, as in C: pass `[value.length]`, read back the option's size. */
   getsockopt(fd: number, level: number, name: number, value: Buffer, length: [number]): number;
-  /** A new descriptor for the same open socket (or file); -1 on failure. */
-  dup(fd: number): number;
-  close(fd: number): number;
 }
 
 export type LibcBinding = { available: true; libc: Libc } | { available: false; reason: string };
@@ -53,15 +50,11 @@ function tryLoad(): LibcBinding {
       const lib = koffi.load(name);
       const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)');
       const getsockopt = lib.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *length)');
-      const dup = lib.func('int dup(int fd)');
-      const close = lib.func('int close(int fd)');
       return {
         available: true,
         libc: {
           setsockopt: (fd, level, opt, value, length) => setsockopt(fd, level, opt, value, length) as number,
           getsockopt: (fd, level, opt, value, length) => getsockopt(fd, level, opt, value, length) as number,
-          dup: (fd) => dup(fd) as number,
-          close: (fd) => close(fd) as number,
         },
       };
     } catch (error) {
@@ -72,11 +65,11 @@ function tryLoad(): LibcBinding {
 }
 
 /**
- * The file descriptor under a net.Socket or a listening net.Server, or why there is none. `_handle.fd`
- * is the fd getter of Node's internal TCPWrap/PipeWrap: undocumented, but stable on Unix across many
- * major versions; -1 on Windows and once the handle is closed. Internal, so read defensively.
+ * The file descriptor under a connected net.Socket, or why there is none. `_handle.fd` is the fd
+ * getter of Node's internal TCPWrap/PipeWrap: undocumented, but stable on Unix across many major
+ * versions; -1 on Windows and once the handle is closed. Internal, so read defensively.
  */
-export function socketFd(socket: Socket | Server): { fd: number } | { reason: string } {
+export function socketFd(socket: Socket): { fd: number } | { reason: string } {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
   if (!handle) return { reason: 'the socket has no handle (closed, or not a native socket)' };
   const fd = handle.fd;

@@ -4,7 +4,6 @@ import { FloodgateError } from '../errors';
 import type { MilterHandler } from '../session/handler';
 import type { SessionObserver, SessionOptions } from '../session/session';
 import { quickAckerFor, quickAckUnavailable } from '../native/tcp-quickack';
-import { ACCEPT_HANDLES, closeAll, openExtraAcceptHandles } from './accept-handles';
 import { MilterConnection, type ConnectionLimits, type QuickAck } from './connection';
 import { ListenError } from './errors';
 import { formatListenAddress, type ListenAddress } from './listen-address';
@@ -32,8 +31,6 @@ export interface ServerEvents extends SessionObserver {
 
 export class MilterServer {
   private server: Server | undefined;
-  /** More handles on the same listening socket (see accept-handles.ts). */
-  private extraHandles: Server[] = [];
   private readonly connections = new Map<string, MilterConnection>();
   private nextId = 1;
   private drained: (() => void) | undefined;
@@ -94,21 +91,13 @@ export class MilterServer {
         process.umask(previous);
       }
     });
-    const extra = await openExtraAcceptHandles(server, ACCEPT_HANDLES - 1, (socket) => this.accept(socket));
-    if ('reason' in extra) this.events.nativeUnavailable?.('extra accept handles', extra.reason);
-    else this.extraHandles = extra;
-  }
-
-  /** Handles accepting connections on the listening socket: 1 plus the extra ones. */
-  get acceptHandles(): number {
-    return this.server === undefined ? 0 : 1 + this.extraHandles.length;
   }
 
   /** Stops accepting, lets sessions finish within `graceMs`, then cuts the rest. */
   async close(graceMs: number): Promise<void> {
     const server = this.server;
     if (!server) return;
-    const closed = Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), closeAll(this.extraHandles)]);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.connections.size > 0) {
       const allGone = new Promise<void>((resolve) => (this.drained = resolve));
       let timer: NodeJS.Timeout | undefined;

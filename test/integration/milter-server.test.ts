@@ -3,8 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACCEPT_HANDLES } from '../../src/server/accept-handles';
-import type { ListenAddress } from '../../src/server/listen-address';
 import type { MilterServer } from '../../src/server/milter-server';
 import { MtaClient } from '../support/mta-client';
 import { startMilter, type ServerLog } from '../support/milter-under-test';
@@ -211,31 +209,6 @@ describe('milter server on a unix socket', () => {
     await expect(startMilter(verdictHandler(), { kind: 'unix', path })).rejects.toMatchObject({ code: 'FG_ERR_LISTEN' });
     await server.close(100);
   });
-});
-
-describe('accepting a burst of MTA connections', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-burst-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  for (const kind of ['tcp', 'unix'] as const) {
-    test(`${kind}: ${ACCEPT_HANDLES} handles accept on the one socket, 64 MTAs at once are all answered, and after close() nothing accepts`, async () => {
-      const path = join(dir, 'burst.sock');
-      const address: ListenAddress = kind === 'tcp' ? { kind, host: '127.0.0.1', port: 0 } : { kind, path };
-      const { server } = await startMilter(verdictHandler(), address);
-      expect(server.acceptHandles).toBe(ACCEPT_HANDLES);
-      const target = kind === 'tcp' ? { port: server.port } : { path };
-      const mtas = await Promise.all(Array.from({ length: 64 }, () => MtaClient.open(target)));
-      const answers = await Promise.all(mtas.map((mta) => mta.negotiate()));
-      expect(answers.map((a) => a.version)).toEqual(Array(64).fill(6));
-      // The extra handles took part (Node's count of each server's open connections).
-      const extra = (server as unknown as { extraHandles: Array<{ _connections: number }> }).extraHandles;
-      expect(extra.reduce((sum, handle) => sum + handle._connections, 0)).toBeGreaterThan(0);
-      mtas.forEach((mta) => mta.close());
-      await server.close(1000);
-      // A handle left open would still accept on its duplicate of the socket.
-      await expect(MtaClient.open(target)).rejects.toMatchObject({ code: kind === 'tcp' ? 'ECONNREFUSED' : expect.stringMatching(/^(ENOENT|ECONNREFUSED)$/) });
-    });
-  }
 });
 
 async function waitUntil(condition: () => boolean, timeoutMs = 3000): Promise<void> {
