@@ -53,6 +53,8 @@ export function normaliseHost(name: string): string {
  * `IPv6:` tag (Sendmail's address literal) and a zone index are dropped.
  */
 export function normaliseIp(ip: string): string | undefined {
+  // The common case, a dotted quad already canonical (what facts and the MTAs hand in), skips the general parse.
+  if (canonicalIpv4Value(ip) !== undefined) return ip;
   let text = ip.trim();
   if (text.length > 64) return undefined; // longer than any written address: skip the parse
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
@@ -74,12 +76,10 @@ export function normaliseIp(ip: string): string | undefined {
 export function networkOf(ip: string, ipv4Prefix: number, ipv6Prefix: number): string | undefined {
   checkPrefix(ipv4Prefix, 32);
   checkPrefix(ipv6Prefix, 128);
-  // Facts hold canonical addresses, so the common case skips normaliseIp's general parse.
-  const quick = canonicalIpv4Value(ip);
-  if (quick !== undefined) return ipv4Network(quick, ipv4Prefix);
   const canonical = normaliseIp(ip);
   if (canonical === undefined) return undefined;
-  if (isIP(canonical) === 4) return ipv4Network(canonicalIpv4Value(canonical)!, ipv4Prefix);
+  const ipv4 = canonicalIpv4Value(canonical);
+  if (ipv4 !== undefined) return ipv4Network(ipv4, ipv4Prefix);
   const groups = ipv6Groups(canonical).map((group, i) => {
     const kept = Math.min(16, Math.max(0, ipv6Prefix - i * 16));
     return kept === 0 ? 0 : group & ((0xffff << (16 - kept)) & 0xffff);
