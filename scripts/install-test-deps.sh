@@ -25,6 +25,9 @@ command -v dpkg-buildpackage >/dev/null 2>&1 || need+=(dpkg-dev)
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3-minimal)
+# The soak test's load generator (bench/milter-load/*.c) is compiled on the spot.
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README and CI run it: installs the real peers (Postfix, Sendmail,
-# miltertest) when missing, compiles, and runs unit, integration and end-to-end tests.
+# miltertest) when missing, compiles, and runs unit, integration and end-to-end tests, then the soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
@@ -11,6 +11,8 @@ npx tsc -p tsconfig.json --noEmit
 FLOODGATE_DEB=$(bash packaging/build-deb.sh)
 export FLOODGATE_DEB
 # Two workers: each end-to-end file runs its own private MTA instances on ports it picks.
-npx jest --maxWorkers=2 "$@"
+npx jest --maxWorkers=2 --selectProjects unit integration e2e "$@"
+# Minutes of load on the built service, with the machine to itself (its figures are rates and memory).
+npx jest --selectProjects soak --runInBand
 # The built service and the integration tests under Debian 12's own Node.js 18.
 bash scripts/test-node18.sh

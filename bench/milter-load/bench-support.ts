@@ -1,5 +1,5 @@
 // Shared by the benchmarks: where things are, starting and stopping the milters under test, CPU sampling.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { freePort, isListening } from '../../test/support/ports';
@@ -55,10 +55,29 @@ export interface MilterOptions {
   extraConfig?: string;
   /** Floodgate: node options such as --cpu-prof. */
   nodeArgs?: string[];
+  /** Floodgate: environment variables added to this process's own. */
+  env?: Record<string, string>;
   /** Floodgate: keep scores in memory instead of LevelDB. */
   memoryStore?: boolean;
+  /** Floodgate: store.sweep_interval instead of the shipped one (e.g. "10s"). */
+  sweepInterval?: string;
   /** Floodgate: the compiled CLI to run (default FLOODGATE_CLI); ab-bench.ts runs two builds side by side. */
   cli?: string;
+}
+
+/**
+ * The load generator, compiled from bench/milter-load/*.c into BIN when missing (run-all.sh builds it
+ * first; the soak test of the suite relies on this). Needs gcc and libc6-dev.
+ */
+export function ensureGenerator(): string {
+  const binary = join(BIN, 'milter-load');
+  if (existsSync(binary)) return binary;
+  mkdirSync(BIN, { recursive: true });
+  const dir = join(REPO, 'bench', 'milter-load');
+  const sources = readdirSync(dir).filter((name) => name.endsWith('.c')).map((name) => join(dir, name));
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', `${binary}.partial`, ...sources], { stdio: 'inherit' });
+  renameSync(`${binary}.partial`, binary);
+  return binary;
 }
 
 /** A private directory on tmpfs for sockets and throw-away state, reachable by Postfix's smtpd. */
@@ -121,7 +140,7 @@ async function startReference(kind: 'ref-accept' | 'ref-count', transport: Trans
 }
 
 /** The shipped configuration with the listen address, state directory and rules of this run. */
-function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean): string {
+function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean, sweepInterval?: string): string {
   const shipped = readFileSync(SHIPPED_CONFIG, 'utf8');
   let replaced = shipped
     .replace(/^listen: .*$/m, `listen: ${listen}`)
@@ -129,6 +148,10 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
     // Postfix's smtpd runs as user postfix; the bench does not chown the socket, so it opens it to all.
     .replace(/^(\s+mode: )"0660"/m, '$1"0666"');
   if (memoryStore) replaced = replaced.replace(/^(\s+backend: )level\b/m, '$1memory');
+  if (sweepInterval !== undefined) {
+    if (!/^\s+sweep_interval: /m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the sweep_interval line the bench replaces`);
+    replaced = replaced.replace(/^(\s+sweep_interval: )\S+/m, `$1${sweepInterval}`);
+  }
   if (memoryStore && !/^\s+backend: memory/m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the store backend line the bench replaces`);
   if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`)) {
     throw new Error(`${SHIPPED_CONFIG} no longer has the listen and state_dir lines the bench replaces`);
@@ -152,8 +175,8 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const ownState = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(stateParent(), 'floodgate-'));
   const configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false));
-  const child = spawnTracked(process.execPath, [...shippedNodeFlags(cli), ...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir });
+  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false, options.sweepInterval));
+  const child = spawnTracked(process.execPath, [...shippedNodeFlags(cli), ...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir, env: { ...process.env, ...options.env } });
   const cleanUp = (): void => {
     if (ownState) rmSync(stateDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
@@ -275,10 +298,11 @@ export function machineBusy(): number {
 }
 
 /** Resident and peak resident memory of a process, in MiB. */
-export function processMemory(pid: number): { rssMiB: number; peakMiB: number } {
+/** RSS and its peak; `anonMiB`: the anonymous part (heaps), `fileMiB`: mapped files (the node binary, LevelDB's tables). */
+export function processMemory(pid: number): { rssMiB: number; peakMiB: number; anonMiB: number; fileMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
+  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024, anonMiB: kb('RssAnon') / 1024, fileMiB: kb('RssFile') / 1024 };
 }
 
 export function median(values: readonly number[]): number {

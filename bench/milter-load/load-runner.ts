@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runCommand } from '../../test/support/processes';
-import { BIN, machineBusy, processCpu, TMP, type RunningMilter } from './bench-support';
+import { ensureGenerator, machineBusy, processCpu, TMP, type RunningMilter } from './bench-support';
 
 export interface LoadOptions {
   connections: number;
@@ -18,6 +18,9 @@ export interface LoadOptions {
   idle?: boolean;
   /** Moves the client addresses and senders used, so that a run does not meet the previous one's scores. */
   firstSession?: number;
+  /** Distinct client addresses and senders (milter-load's defaults: 262,144 each). */
+  clientIps?: number;
+  senders?: number;
   label?: string;
 }
 
@@ -82,6 +85,8 @@ export async function runLoad(milter: RunningMilter, options: LoadOptions): Prom
   if (options.message) args.push('-m');
   if (options.idle) args.push('--idle');
   if (options.firstSession !== undefined) args.push('--first-session', String(options.firstSession));
+  if (options.clientIps !== undefined) args.push('--ips', String(options.clientIps));
+  if (options.senders !== undefined) args.push('--senders', String(options.senders));
   if (options.label) args.push('-l', options.label);
   args.push(milter.target);
 
@@ -93,7 +98,7 @@ export async function runLoad(milter: RunningMilter, options: LoadOptions): Prom
   });
   // The generator starts its clock ~0.1 s after it is spawned; sample once its warm-up is over.
   const timer = setTimeout(() => (before = sample()), options.warmupS * 1000 + 150);
-  const run = await runCommand(join(BIN, 'milter-load'), args, { timeoutMs: (options.durationS + options.warmupS + 60) * 1000 });
+  const run = await runCommand(ensureGenerator(), args, { timeoutMs: (options.durationS + options.warmupS + 60) * 1000 });
   clearTimeout(timer);
   const after = sample();
   if (run.code !== 0) throw new Error(`milter-load failed (${run.code}): ${run.stdout}${run.stderr}`);

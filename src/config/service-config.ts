@@ -51,7 +51,7 @@ interface ConfigFile {
   tcp_quickack?: boolean;
   rules?: string;
   state_dir?: string;
-  store?: { backend?: 'level' | 'memory' | 'redis'; timeout?: Duration; redis?: RedisFile };
+  store?: { backend?: 'level' | 'memory' | 'redis'; timeout?: Duration; sweep_interval?: Duration; redis?: RedisFile };
   on_store_error?: 'tempfail' | 'accept' | 'local';
   admin_socket?: string;
   mta_timeout?: Duration;
@@ -79,6 +79,8 @@ export interface ServiceConfig {
   stateDir: string;
   storeBackend: 'level' | 'memory' | 'redis';
   storeTimeoutMs: number;
+  /** LevelDB: how often expired records are removed from the disk. */
+  storeSweepIntervalMs: number;
   /** Set when store.backend is redis. */
   redis: RedisSettings | undefined;
   /** What the milter answers when the store fails (with on_store_error: local, only if local counting fails too). */
@@ -169,7 +171,7 @@ const schema = {
     store: {
       type: 'object',
       additionalProperties: false,
-      properties: { backend: { enum: ['level', 'memory', 'redis'] }, timeout: durationSchema, redis: redisSchema },
+      properties: { backend: { enum: ['level', 'memory', 'redis'] }, timeout: durationSchema, sweep_interval: durationSchema, redis: redisSchema },
       // "missing field "redis" in store" rather than a failure to connect to a default address.
       if: { properties: { backend: { const: 'redis' } }, required: ['backend'] },
       then: { properties: { redis: true }, required: ['redis'] },
@@ -228,6 +230,8 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     stateDir,
     storeBackend: raw.store?.backend ?? 'level',
     storeTimeoutMs: durationMs(raw.store?.timeout ?? '2s'),
+    // At least 1 s: a sweep walks the expiry index from its start, so back-to-back sweeps would only repeat work.
+    storeSweepIntervalMs: Math.max(1000, durationMs(raw.store?.sweep_interval ?? '60s')),
     redis: raw.store?.backend === 'redis' && raw.store.redis ? redisSettings(raw.store.redis, base, file) : undefined,
     // A rate limiter that cannot count should not stop the mail: accept unless told otherwise.
     onStoreError: raw.on_store_error === 'tempfail' ? 'tempfail' : 'accept',

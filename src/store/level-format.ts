@@ -2,7 +2,7 @@
 import type { Level } from 'level';
 import { StoreError } from './errors';
 import {
-  FORMAT_KEY, FORMAT_VERSION, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX,
+  FORMAT_KEY, FORMAT_VERSION, INDEX_END, INDEX_PREFIX, INDEX_VALUE, RECORD_END, RECORD_PREFIX,
   expiryBucket, indexKey, keyOfIndexEntry, timeOfIndexEntry, type BatchOp,
 } from './level-layout';
 
@@ -39,7 +39,7 @@ async function reindexVersion1(db: Level<string, string>): Promise<void> {
     for (const entry of entries) {
       const moved = indexKey(expiryBucket(timeOfIndexEntry(entry)), keyOfIndexEntry(entry));
       if (moved === entry) continue;
-      ops.push({ type: 'del', key: entry }, { type: 'put', key: moved, value: '' });
+      ops.push({ type: 'del', key: entry }, { type: 'put', key: moved, value: INDEX_VALUE });
     }
     if (ops.length > 0) await db.batch(ops);
   }

@@ -18,7 +18,7 @@
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { ScoreCache } from './level-cache';
-import { encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
+import { INDEX_VALUE, encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
 
 export interface WriteBehindOptions {
   /** Longest time a change waits before its batch is started. */
@@ -155,7 +155,7 @@ function addOperations(ops: BatchOp[], key: string, cache: ScoreCache, slot: num
   if (stored === undefined) ops.push({ type: 'del', key: recordKey(key) });
   else {
     ops.push({ type: 'put', key: recordKey(key), value: encodeStored(stored) });
-    if (bucket !== onDisk) ops.push({ type: 'put', key: indexKey(bucket!, key), value: '' });
+    if (bucket !== onDisk) ops.push({ type: 'put', key: indexKey(bucket!, key), value: INDEX_VALUE });
   }
   cache.setDiskBucket(slot, bucket);
 }

@@ -1,0 +1,259 @@
+// Soak: Floodgate's memory over a long flood of new keys that expire, so the live keys stay bounded (issue 21).
+//
+//   node bench/results/tmp/js/bench/milter-load/soak.js [minutes] [peak|half|SESSIONS_PER_S]
+//
+// Every session brings a new client address and a new sender (4,000,000 of each), every key class's
+// half-life is 10 s (the shipped rules otherwise), so a key expires about a minute after its last
+// point and the sweeper removes it within the next minute: the live keys level off within ~2 minutes
+// and any later growth of the process is memory that is not given back. `peak` drives Floodgate as
+// fast as it answers on 4 connections; `half` first measures that rate (15 s on a separate instance)
+// and then runs at half of it in open loop. Every 15 s it records RSS (from /proc) and, from a sampler
+// preloaded into Floodgate (memory-sampler.js), the V8 heap, external memory, ArrayBuffers and the
+// malloc heap (brk); the stored records come from the sweeper's log line. Prints a table and the
+// growth of RSS between minute 2 and the end; writes bench/results/soak-<mode>.json.
+// test/soak/level-memory.test.ts runs 3 minutes of it in the suite.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { REPO, SHIPPED_RULES, TMP, machineInfo, processMemory, sourceInfo, startMilter, writeResult, type RunningMilter } from './bench-support';
+import { runLoad, type Measured } from './load-runner';
+
+export interface SoakOptions {
+  minutes: number;
+  /** `peak`: closed loop on 4 connections; `half`: half of the measured peak; a number: that many sessions/s. */
+  rate: 'peak' | 'half' | number;
+  /** Half-life of every key class (default 10 s). */
+  halfLife?: string;
+  /** store.sweep_interval (default: the shipped 60 s). */
+  sweepInterval?: string;
+  sampleSeconds?: number;
+  /** The compiled CLI to run (default: the bench's build). */
+  cli?: string;
+  /** Prints each sample as it is taken. */
+  progress?: (line: string) => void;
+}
+
+export interface SoakSample {
+  t_s: number;
+  rss_mib: number;
+  /** RSS of anonymous memory (heaps: V8's, malloc's) and of mapped files (the node binary, LevelDB's tables). */
+  rss_anon_mib: number;
+  rss_file_mib: number;
+  heap_used_mib: number;
+  heap_total_mib: number;
+  external_mib: number;
+  array_buffers_mib: number;
+  malloc_heap_mib: number;
+  /** Records stored after the last sweep that removed some (undefined before the first). */
+  records: number | undefined;
+}
+
+export interface SoakResult {
+  mode: string;
+  minutes: number;
+  half_life: string;
+  sessions_per_s_target: number | null;
+  load: Measured;
+  samples: SoakSample[];
+  /** RSS growth in percent from `fromS` to `toS` (default: the end); see rssAround(). */
+  growth(fromS: number, toS?: number): number;
+  /** The records stored after the sweep nearest `tS` (undefined before the first). */
+  recordsAround(tS: number): number | undefined;
+}
+
+const CONNECTIONS = 4;
+/** milter-load spreads clients over a /10: at most 4,194,304 addresses. */
+const DISTINCT = 4_000_000;
+const MIB = 1024 * 1024;
+
+/** The shipped rules with every key class's half-life set to `halfLife`. */
+export function rulesWithHalfLife(halfLife: string): string {
+  const shipped = readFileSync(SHIPPED_RULES, 'utf8');
+  const replaced = shipped.replace(/half_life: [0-9.]+[a-z]*/g, `half_life: ${halfLife}`);
+  if (replaced === shipped) throw new Error(`${SHIPPED_RULES} has no half_life the soak could shorten`);
+  return replaced;
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  const halfLife = options.halfLife ?? '10s';
+  const sampleMs = (options.sampleSeconds ?? 15) * 1000;
+  mkdirSync(TMP, { recursive: true });
+  const dir = mkdtempSync(join(TMP, 'soak-'));
+  const rules = join(dir, 'rules.yml');
+  writeFileSync(rules, rulesWithHalfLife(halfLife));
+  const rate = await targetRate(options.rate, rules, options.cli);
+  const samplesFile = join(dir, 'memory.jsonl');
+  const milter = await startMilter('floodgate', {
+    rules,
+    ...(options.cli ? { cli: options.cli } : {}),
+    ...(options.sweepInterval ? { sweepInterval: options.sweepInterval } : {}),
+    nodeArgs: ['--require', join(REPO, 'bench', 'milter-load', 'memory-sampler.js')],
+    env: { FLOODGATE_MEMORY_SAMPLES: samplesFile, FLOODGATE_MEMORY_SAMPLE_MS: String(sampleMs) },
+  });
+  const samples: SoakSample[] = [];
+  const started = performance.now();
+  const timer = setInterval(() => {
+    const sample = takeSample(milter, samplesFile, (performance.now() - started) / 1000);
+    samples.push(sample);
+    options.progress?.(formatSample(sample));
+  }, sampleMs);
+  try {
+    const load = await runLoad(milter, {
+      connections: CONNECTIONS,
+      durationS: Math.round(options.minutes * 60),
+      warmupS: 0,
+      ...(rate === undefined ? {} : { rate }),
+      clientIps: DISTINCT,
+      senders: DISTINCT,
+      label: `soak ${options.rate}`,
+    });
+    clearInterval(timer);
+    return {
+      mode: String(options.rate),
+      minutes: options.minutes,
+      half_life: halfLife,
+      sessions_per_s_target: rate ?? null,
+      load,
+      samples,
+      growth: (fromS, toS) => growth(samples, fromS, toS ?? samples[samples.length - 1]?.t_s ?? fromS),
+      recordsAround: (tS) => nearest(samples, tS)?.records,
+    };
+  } finally {
+    clearInterval(timer);
+    await milter.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Sessions/s for milter-load's -R, or undefined for closed loop (peak). */
+async function targetRate(rate: SoakOptions['rate'], rules: string, cli: string | undefined): Promise<number | undefined> {
+  if (rate === 'peak') return undefined;
+  if (typeof rate === 'number') return rate;
+  const probe = await startMilter('floodgate', { rules, ...(cli ? { cli } : {}) });
+  try {
+    const peak = await runLoad(probe, { connections: CONNECTIONS, durationS: 15, warmupS: 3, clientIps: DISTINCT, senders: DISTINCT, label: 'soak peak probe' });
+    return Math.round(peak.sessions_per_s / 2);
+  } finally {
+    await probe.stop();
+  }
+}
+
+function takeSample(milter: RunningMilter, samplesFile: string, tS: number): SoakSample {
+  const memory = processMemory(milter.mainPid);
+  const inner = lastSamplerLine(samplesFile);
+  return {
+    t_s: Math.round(tS),
+    rss_mib: round1(memory.rssMiB),
+    rss_anon_mib: round1(memory.anonMiB),
+    rss_file_mib: round1(memory.fileMiB),
+    heap_used_mib: mib(inner?.heap_used),
+    heap_total_mib: mib(inner?.heap_total),
+    external_mib: mib(inner?.external),
+    array_buffers_mib: mib(inner?.array_buffers),
+    malloc_heap_mib: mib(inner?.malloc_heap),
+    records: lastSweptRecords(milter.log()),
+  };
+}
+
+interface SamplerLine {
+  heap_used: number;
+  heap_total: number;
+  external: number;
+  array_buffers: number;
+  malloc_heap: number;
+}
+
+function lastSamplerLine(file: string): SamplerLine | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.trim().split('\n');
+  return lines.length > 0 && lines[lines.length - 1] !== '' ? (JSON.parse(lines[lines.length - 1]!) as SamplerLine) : undefined;
+}
+
+/** The `records` of the service's last "expired scores swept" log line. */
+export function lastSweptRecords(log: string): number | undefined {
+  const at = log.lastIndexOf('"expired scores swept"');
+  if (at < 0) return undefined;
+  const lineStart = log.lastIndexOf('\n', at) + 1;
+  const lineEnd = log.indexOf('\n', at);
+  const line = JSON.parse(log.slice(lineStart, lineEnd < 0 ? undefined : lineEnd)) as { records?: number };
+  return line.records;
+}
+
+function mib(bytes: number | undefined): number {
+  return bytes === undefined ? NaN : round1(bytes / MIB);
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/**
+ * RSS at `tS`: the lowest sample within WINDOW_S of it. A sweep and the compaction after it map every
+ * LevelDB table for a moment (~30 MiB of file pages seen) and allocate for seconds; growth means that
+ * memory is not given back, which the lowest sample shows and a single sample may hide or invent.
+ */
+export function rssAround(samples: readonly SoakSample[], tS: number): number {
+  const near = samples.filter((s) => Math.abs(s.t_s - tS) <= WINDOW_S);
+  const pool = near.length > 0 ? near : [nearest(samples, tS)].filter((s): s is SoakSample => s !== undefined);
+  if (pool.length === 0) throw new Error('soak: no samples');
+  return Math.min(...pool.map((s) => s.rss_mib));
+}
+
+const WINDOW_S = 15;
+
+function growth(samples: readonly SoakSample[], fromS: number, toS: number): number {
+  const from = rssAround(samples, fromS);
+  return round1(((rssAround(samples, toS) - from) / from) * 100);
+}
+
+function nearest(samples: readonly SoakSample[], tS: number): SoakSample | undefined {
+  let best: SoakSample | undefined;
+  for (const s of samples) if (best === undefined || Math.abs(s.t_s - tS) < Math.abs(best.t_s - tS)) best = s;
+  return best;
+}
+
+const HEADER = '   t s   RSS MiB  anon  file  heap used  heap total  external  ArrayBuffers  malloc heap    records';
+
+function formatSample(s: SoakSample): string {
+  const cell = (n: number, width: number): string => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(width);
+  return `${String(s.t_s).padStart(6)} ${cell(s.rss_mib, 9)} ${cell(s.rss_anon_mib, 5)} ${cell(s.rss_file_mib, 5)} ${cell(s.heap_used_mib, 10)} ${cell(s.heap_total_mib, 11)} ${cell(s.external_mib, 9)} ${cell(s.array_buffers_mib, 13)} ${cell(s.malloc_heap_mib, 12)} ${String(s.records ?? '-').padStart(10)}`;
+}
+
+async function main(): Promise<void> {
+  const minutes = Number(process.argv[2] ?? process.env.SOAK_MINUTES ?? 20);
+  const rateArg = process.argv[3] ?? process.env.SOAK_RATE ?? 'peak';
+  const rate = rateArg === 'peak' || rateArg === 'half' ? rateArg : Number(rateArg);
+  if (!(minutes > 2) || (typeof rate === 'number' && !(rate > 0))) {
+    throw new Error('usage: soak.js [minutes > 2] [peak|half|SESSIONS_PER_S]');
+  }
+  console.log(HEADER);
+  const result = await runSoak({ minutes, rate, progress: (line) => console.log(line) });
+  const growthFrom2 = result.growth(120);
+  console.log(`${result.load.sessions_per_s.toFixed(0)} sessions/s (${rate === 'peak' ? 'closed loop' : `target ${result.sessions_per_s_target}`}), errors ${result.load.error_count}`);
+  console.log(`RSS growth between minute 2 and minute ${minutes}: ${growthFrom2} %`);
+  const file = writeResult(`soak-${result.mode}`, {
+    machine: machineInfo(),
+    source: sourceInfo(),
+    minutes,
+    mode: result.mode,
+    half_life: result.half_life,
+    sessions_per_s_target: result.sessions_per_s_target,
+    sessions_per_s: result.load.sessions_per_s,
+    errors: result.load.errors,
+    rss_growth_from_minute_2_percent: growthFrom2,
+    samples: result.samples,
+  });
+  console.log(`wrote ${file}`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
