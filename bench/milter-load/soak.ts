@@ -236,7 +236,7 @@ async function main(): Promise<void> {
   const growthFrom2 = result.growth(120);
   console.log(`${result.load.sessions_per_s.toFixed(0)} sessions/s (${rate === 'peak' ? 'closed loop' : `target ${result.sessions_per_s_target}`}), errors ${result.load.error_count}`);
   console.log(`RSS growth between minute 2 and minute ${minutes}: ${growthFrom2} %`);
-  const file = writeResult(`soak-${result.mode}`, {
+  const file = writeResult(`soak-${result.mode}.json`, {
     machine: machineInfo(),
     source: sourceInfo(),
     minutes,
