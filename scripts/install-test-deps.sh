@@ -8,6 +8,13 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
+# Debian's postfix and sendmail conflict: installing Postfix would remove a Sendmail that runs this
+# host's mail. The suite never needs an installed Sendmail (it unpacks its own, below), so refuse.
+if ! command -v postconf >/dev/null 2>&1 && dpkg-query -W -f='${Status}' sendmail-bin 2>/dev/null | grep -q 'ok installed'; then
+  echo "install-test-deps: Sendmail (sendmail-bin) is installed here, and installing Postfix would remove it." >&2
+  echo "install-test-deps: run the test suite on a machine or container without Sendmail; nothing was changed." >&2
+  exit 1
+fi
 command -v postconf >/dev/null 2>&1 || need+=(postfix)
 command -v miltertest >/dev/null 2>&1 || need+=(miltertest)
 command -v m4 >/dev/null 2>&1 || need+=(m4)

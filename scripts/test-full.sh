@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm run --silent build
-npx tsc -p tsconfig.json --noEmit
+# Types, and the layer order and import cycles (.dependency-cruiser.js).
+npm run --silent lint
 # The Debian package, built before jest so that its npm install and tsc do not compete with
 # timing-sensitive tests; test/e2e/debian-package.test.ts installs, runs and purges it.
 FLOODGATE_DEB=$(bash packaging/build-deb.sh)

@@ -1,7 +1,7 @@
 // `floodgate simulate`: dry-run sessions against the rules with an in-memory store and a simulated clock.
 import type { SessionContext } from '../session/handler';
 import type { Facts, RuleEvent, RuleSet } from '../rules/rule-set';
-import { factsFor } from '../engine/facts';
+import { factsFor } from '../handler/facts';
 import { ScoringEngine, type Evaluation } from '../engine/scoring-engine';
 import type { DnsListReport } from '../dns/dns-lists';
 import type { ReputationChecks } from '../reputation/reputation-checks';

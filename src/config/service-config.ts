@@ -1,24 +1,11 @@
-// The service configuration file (floodgate.yml): schema, defaults, and conversion to typed settings.
+// The service configuration file (floodgate.yml): schema (and the file's type, derived from it), defaults, typed settings.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { durationMs, durationSchema } from './duration';
+import type { FromSchema } from 'json-schema-to-ts';
 import { compileSchema, loadYaml } from './yaml-source';
-
-type Duration = number | string;
-
-/** `store.redis` as written. */
-interface RedisFile {
-  url: string | string[];
-  cluster?: boolean;
-  sentinel?: { name: string; password?: string };
-  username?: string;
-  password?: string;
-  key_prefix?: string;
-  connect_timeout?: Duration;
-  tls?: { ca_file?: string; cert_file?: string; key_file?: string };
-}
 
 /** How to reach Redis (store.backend: redis); see RedisStoreOptions. */
 export interface RedisSettings {
@@ -32,31 +19,6 @@ export interface RedisSettings {
   connectTimeoutMs: number;
   /** Absolute paths of PEM files; TLS itself is on with rediss:// URLs. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
-}
-
-/** The file as written; every field optional, defaults below. */
-interface ConfigFile {
-  listen?: string;
-  socket?: { mode?: string; owner?: string; group?: string };
-  limits?: {
-    max_connections?: number;
-    max_frame_bytes?: number;
-    frame_timeout?: Duration;
-    idle_timeout?: Duration;
-    max_delay?: Duration;
-    progress_interval?: Duration;
-    shutdown_grace?: Duration;
-  };
-  on_handler_error?: 'tempfail' | 'accept' | 'continue';
-  tcp_quickack?: boolean;
-  rules?: string;
-  state_dir?: string;
-  store?: { backend?: 'level' | 'memory' | 'redis'; timeout?: Duration; sweep_interval?: Duration; redis?: RedisFile };
-  on_store_error?: 'tempfail' | 'accept' | 'local';
-  admin_socket?: string;
-  mta_timeout?: Duration;
-  dns?: { servers?: string[]; timeout?: Duration; cache_size?: number };
-  log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
 }
 
 export interface ServiceConfig {
@@ -199,6 +161,13 @@ const schema = {
     },
   },
 } as const;
+
+/**
+ * The file as written, derived from the schema above (json-schema-to-ts), so the two cannot disagree:
+ * every field optional, defaults below.
+ */
+type ConfigFile = FromSchema<typeof schema>;
+type RedisFile = NonNullable<NonNullable<ConfigFile['store']>['redis']>;
 
 const validate = compileSchema<ConfigFile>(schema);
 

@@ -1,6 +1,6 @@
-// Parses a YAML file and validates it against a JSON schema, reporting every problem with line:column.
+// Parses a YAML file once and validates it against a JSON schema, reporting every problem with line:column.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError, type SourceProblem } from './errors';
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
@@ -9,44 +9,85 @@ export function compileSchema<T>(schema: object): ValidateFunction<T> {
   return ajv.compile<T>(schema);
 }
 
+/** A path from the document root: map keys and sequence indexes. */
+export type NodePath = ReadonlyArray<string | number>;
+
+/**
+ * One YAML text parsed once: its syntax problems, its plain value, and where any node sits in the
+ * text (line:column), for schema problems and for the later checks of whoever reads it (the rules).
+ */
+export class YamlSource {
+  private readonly doc: Document;
+  private readonly lines = new LineCounter();
+
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+  }
+
+  /**
+   * The plain value once the text parses and passes the schema; otherwise one ConfigError listing
+   * every syntax and schema problem with its position.
+   */
+  validated<T>(validate: ValidateFunction<T>): T {
+    const syntax = [...this.doc.errors, ...this.doc.warnings].map((e) => ({ file: this.file, ...this.position(e.pos[0]), message: e.message.split('\n')[0]! }));
+    if (syntax.length > 0) throw new ConfigError(syntax);
+    const value: unknown = this.doc.toJS() ?? {};
+    if (validate(value)) return value;
+    const problems = (validate.errors ?? []).map((e) => ({ ...this.locateError(e), message: describe(e) }));
+    throw new ConfigError(dedupe(problems));
+  }
+
+  /**
+   * Where the value at `path` starts, or with `key` the key naming it; a path that goes beyond the
+   * document stops at the nearest node that exists.
+   */
+  locate(path: NodePath, key = false): SourceProblemPosition {
+    let node: unknown = this.doc.contents;
+    let keyNode: Node | undefined;
+    for (const segment of path) {
+      if (isMap(node)) {
+        // String(... ?? ''): a YAML null key (`null:` unquoted) is the key '' in the plain value.
+        const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value ?? '') === String(segment));
+        if (!pair) break;
+        keyNode = pair.key as Node;
+        node = pair.value;
+      } else if (isSeq(node) && Number.isInteger(Number(segment)) && Number(segment) < node.items.length) {
+        keyNode = undefined;
+        node = node.items[Number(segment)];
+      } else {
+        break;
+      }
+    }
+    const target = key && keyNode ? keyNode : (node as Node | null);
+    return { file: this.file, ...this.position(target?.range?.[0] ?? 0) };
+  }
+
+  /** A schema problem's place: the offending value, or for an unknown key that key itself. */
+  private locateError(error: ErrorObject): SourceProblemPosition {
+    const path = pathSegments(error.instancePath);
+    if (error.keyword === 'additionalProperties') {
+      return this.locate([...path, (error.params as { additionalProperty: string }).additionalProperty], true);
+    }
+    return this.locate(path);
+  }
+
+  private position(offset: number): { line: number; column: number } {
+    const pos = this.lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  }
+}
+
+type SourceProblemPosition = Omit<SourceProblem, 'message'>;
+
 /**
  * Returns the plain value of the YAML text once it passes the schema; otherwise throws one
  * ConfigError listing every syntax and schema problem with its position.
  */
 export function loadYaml<T>(text: string, file: string, validate: ValidateFunction<T>): T {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number): Pick<SourceProblem, 'line' | 'column'> => {
-    const pos = lineCounter.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
-  const syntax = [...doc.errors, ...doc.warnings].map((e) => ({ file, ...at(e.pos[0]), message: e.message.split('\n')[0] }));
-  if (syntax.length > 0) throw new ConfigError(syntax);
-  const value: unknown = doc.toJS() ?? {};
-  if (validate(value)) return value;
-  const problems = (validate.errors ?? []).map((e) => ({ file, ...at(offsetOf(doc, e)), message: describe(e) }));
-  throw new ConfigError(dedupe(problems));
-}
-
-/** Where in the text the offending value (or, for a missing or extra key, its parent map) starts. */
-function offsetOf(doc: Document, error: ErrorObject): number {
-  const path = pathSegments(error.instancePath);
-  if (error.keyword === 'additionalProperties') {
-    const extra = (error.params as { additionalProperty: string }).additionalProperty;
-    const parent = doc.getIn(path, true) as Node | undefined;
-    if (isMap(parent)) {
-      const pair = parent.items.find((item) => (item.key as { value?: unknown } | null)?.value === extra);
-      const key = pair?.key as Node | undefined;
-      if (key?.range) return key.range[0];
-    }
-  }
-  let node: unknown = doc.contents;
-  for (const segment of path) {
-    const next = isMap(node) || isSeq(node) ? node.get(isSeq(node) ? Number(segment) : segment, true) : undefined;
-    if (next === undefined) break;
-    node = next;
-  }
-  return (node as Node | null)?.range?.[0] ?? 0;
+  return new YamlSource(file, text).validated(validate);
 }
 
 /** JSON-pointer segments with their ~1 and ~0 escapes undone. */

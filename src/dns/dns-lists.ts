@@ -1,5 +1,5 @@
 // Asks DNS block- and allow-lists about a client address or a domain, and stops trusting lists that answer wrongly.
-import { anyFilterMatches, ipv4Octets, type AnswerFilter } from './answer-filter';
+import { anyFilterMatches, ipv4Octets, type AnswerFilter } from '../net/answer-filter';
 import { MAX_DOMAIN_LENGTH, plausibleDomain, reversedAddress } from './dns-names';
 import type { DnsLookup, DnsOutcome } from './resolver';
 

@@ -1,7 +1,7 @@
 // Query names built from addresses and domains: reversed IPs for PTR and DNSBL lookups, RHSBL domain checks.
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { ipv6Groups, normaliseHost, normaliseIp } from '../rules/normalise';
+import { ipv6Groups, normaliseHost, normaliseIp } from '../net/normalise';
 
 /** RFC 1035 section 2.3.4: 253 characters written out (255 octets on the wire), 63 per label. */
 export const MAX_DOMAIN_LENGTH = 253;

@@ -1,6 +1,6 @@
 // Forward-confirmed reverse DNS of a client address, and whether its name looks like an end-user (dynamic) one.
 import { isIP } from 'node:net';
-import { normaliseHost, normaliseIp } from '../rules/normalise';
+import { normaliseHost, normaliseIp } from '../net/normalise';
 import { plausibleDomain } from './dns-names';
 import type { DnsLookup, DnsOutcome } from './resolver';
 

@@ -1,6 +1,6 @@
 // Turns facts into the store key of a key class: 'ip:192.0.2.1', 'ip+sender:192.0.2.1|a@example.org'.
 import type { BaseKeyClass, Facts, KeyClass, KeyClassSettings } from '../rules/rule-set';
-import { networkOf } from '../rules/normalise';
+import { networkOf } from '../net/normalise';
 
 /** The value of one base class for these facts, or undefined when the event does not carry it. */
 function partValue(part: BaseKeyClass, facts: Facts, settings: KeyClassSettings): string | undefined {

@@ -1,7 +1,7 @@
 // Builds the engine's facts from a milter session: normalised, length-capped, hostile-input safe.
 import type { SessionContext } from '../session/handler';
 import type { Facts, RuleEvent } from '../rules/rule-set';
-import { domainOf, normaliseAddress, normaliseHost, normaliseIp } from '../rules/normalise';
+import { domainOf, normaliseAddress, normaliseHost, normaliseIp } from '../net/normalise';
 
 export interface EventDetail {
   recipient?: string;

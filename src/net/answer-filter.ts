@@ -1,6 +1,6 @@
 // Postscreen-style filters on a DNS list's answer: which return codes count as a listing.
 import { isIP } from 'node:net';
-import { parseCidr } from '../rules/lists';
+import { parseCidr } from './cidr';
 
 /** One filter from the rules, e.g. `127.0.0.[2..11]`; `source` is the text as written, for logs. */
 export interface AnswerFilter {

@@ -2,7 +2,7 @@
 import { execFile, type ExecFileException } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { MAX_ADDRESS_LENGTH } from '../rules/normalise';
+import { MAX_ADDRESS_LENGTH } from '../net/normalise';
 import { RecipientMapBuilder, RecipientMapError, type RecipientMap } from './recipient-map';
 
 export const COMPILED_MAP_TYPES = ['hash', 'btree', 'lmdb', 'cdb'] as const;

@@ -1,6 +1,6 @@
 // The in-memory table of known recipients and its Postfix-style lookup (extension, catch-all, bare local part).
 import { FloodgateError } from '../errors';
-import { domainOf, MAX_ADDRESS_LENGTH, normaliseAddress, normaliseHost } from '../rules/normalise';
+import { domainOf, MAX_ADDRESS_LENGTH, normaliseAddress, normaliseHost } from '../net/normalise';
 
 /** The error of this layer: a map that cannot be read, parsed or built, with the file and line where there is one. */
 export class RecipientMapError extends FloodgateError {

@@ -1,8 +1,8 @@
 // Compiles the rules file's DNS list, reverse-DNS and recipient-map sections into ReputationSettings.
 import { isAbsolute, join, dirname } from 'node:path';
-import { parseAnswerFilter, type AnswerFilter } from '../dns/answer-filter';
+import { parseAnswerFilter, type AnswerFilter } from '../net/answer-filter';
 import { compilePattern, fileEntries, inlineEntries, type ListEntry } from './lists';
-import { normaliseHost } from './normalise';
+import { normaliseHost } from '../net/normalise';
 import { RECIPIENT_MAP_TYPES, type DnsListSettings, type RecipientMapSettings, type RecipientMapType, type ReputationFact, type ReputationSettings, type RuleEvent } from './rule-set';
 import type { DnsListSpec, RulesFileSpec, RulesSource } from './schema';
 

@@ -1,5 +1,5 @@
 // The compiled, frozen form of a rules file: what the engine evaluates. Built only by the loader.
-import type { AnswerFilter } from '../dns/answer-filter';
+import type { AnswerFilter } from '../net/answer-filter';
 import type { RejectCode, SmtpReply, TempfailCode } from '../milter/reply-text';
 
 /** SMTP events rules can count; `eom` carries the message size. */

@@ -1,8 +1,7 @@
 // The rules file as written: its TypeScript shape, its JSON schema, and where each node sits in the text.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { DURATION_PATTERN } from '../config/duration';
 import { ConfigError, formatProblem, type SourceProblem } from '../config/errors';
-import { compileSchema, loadYaml } from '../config/yaml-source';
+import { compileSchema, YamlSource, type NodePath } from '../config/yaml-source';
 import { REVERSE_DNS_STATUSES, type SourceLocation } from './rule-set';
 
 type Duration = number | string;
@@ -255,8 +254,8 @@ const schema = {
 
 const validate = compileSchema<RulesFileSpec>(schema);
 
-/** A path from the document root: map keys and sequence indexes. */
-export type NodePath = ReadonlyArray<string | number>;
+/** A path from the document root: map keys and sequence indexes (the rules' modules name it from here). */
+export type { NodePath } from '../config/yaml-source';
 
 /**
  * One rules file being compiled: its parsed document for positions, and every error and warning
@@ -264,8 +263,7 @@ export type NodePath = ReadonlyArray<string | number>;
  */
 export class RulesSource {
   readonly spec: RulesFileSpec;
-  private readonly doc: Document;
-  private readonly lines = new LineCounter();
+  private readonly yaml: YamlSource;
   private readonly errors: SourceProblem[] = [];
   private readonly warnings: SourceProblem[] = [];
 
@@ -273,30 +271,13 @@ export class RulesSource {
     readonly file: string,
     text: string,
   ) {
-    this.spec = checkedSpec(text, file);
-    this.doc = parseDocument(text, { lineCounter: this.lines });
+    this.yaml = new YamlSource(file, text);
+    this.spec = checkedSpec(this.yaml);
   }
 
   /** Where the value at `path` starts, or with `key` the key naming it (the nearest ancestor if absent). */
   locate(path: NodePath, key = false): SourceLocation {
-    let node: unknown = this.doc.contents;
-    let keyNode: Node | undefined;
-    for (const segment of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value ?? '') === String(segment));
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
-        keyNode = undefined;
-        node = node.items[segment];
-      } else {
-        break;
-      }
-    }
-    const target = key && keyNode ? keyNode : (node as Node | null);
-    const pos = this.lines.linePos(target?.range?.[0] ?? 0);
-    return { file: this.file, line: pos.line, column: pos.col };
+    return this.yaml.locate(path, key);
   }
 
   error(path: NodePath, message: string, key = false): void {
@@ -332,10 +313,10 @@ function inFileOrder(problems: readonly SourceProblem[]): SourceProblem[] {
   return [...problems].sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.column - b.column);
 }
 
-/** loadYaml, minus ajv's "must match then schema" echo of an error already reported inside the branch, sorted. */
-function checkedSpec(text: string, file: string): RulesFileSpec {
+/** The validated file, minus ajv's "must match then schema" echo of an error already reported inside the branch, sorted. */
+function checkedSpec(yaml: YamlSource): RulesFileSpec {
   try {
-    return loadYaml(text, file, validate);
+    return yaml.validated(validate);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const kept = error.problems

@@ -258,11 +258,12 @@ export class MilterSession implements SessionContext {
     });
   }
 
+  /** Ends an open message: the handler's abort still sees it (as libmilter's xxfi_abort does), then it is gone. */
   private async endMessage(): Promise<void> {
     if (!this.message) return;
+    await this.safely('abort', () => this.handler.abort?.(this));
     this.macros.resetMessage();
     this.message = undefined;
-    await this.safely('abort', () => this.handler.abort?.(this));
   }
 
   private async endConnection(): Promise<void> {

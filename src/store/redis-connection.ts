@@ -62,6 +62,11 @@ export function parseRedisUrl(url: string): RedisAddress {
  * ioredis listens for a socket's first 'error' only (`once`). A TLS socket can emit a second one (an
  * alert from the server while the connection is torn down), which would be an uncaught exception and
  * stop the service. These connectors keep a listener on every socket; ioredis still sees the first error.
+ *
+ * `Connector` is a public option of ioredis, but StandaloneConnector is not exported from its package
+ * root (only SentinelConnector is), and ioredis offers no public hook on its sockets. So package.json
+ * pins ioredis to one exact version, and test/unit/store/redis-connection.test.ts fails if the private
+ * module moves or stops being the connector ioredis uses by default: re-check this on every upgrade.
  */
 class GuardedConnector extends StandaloneConnector {
   override async connect(emitter: ErrorEmitter): Promise<NetStream> {

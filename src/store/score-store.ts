@@ -78,4 +78,3 @@ export interface ScoreStore {
   close(): Promise<void>;
 }
 
-export { withTimeout } from './timeout-store';

@@ -1,5 +1,5 @@
 // DnsListChecker with a real CachingResolver against the test DNS server: listings, bad answers, deadlines.
-import { parseAnswerFilter, type AnswerFilter } from '../../../src/dns/answer-filter';
+import { parseAnswerFilter, type AnswerFilter } from '../../../src/net/answer-filter';
 import { DnsListChecker, type DnsListEvent, type DnsListSpec } from '../../../src/dns/dns-lists';
 import { CachingResolver } from '../../../src/dns/resolver';
 import { startDnsServer, type TestDnsServer } from '../../support/dns-server';

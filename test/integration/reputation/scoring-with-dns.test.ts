@@ -1,16 +1,15 @@
 // The scoring handler with real DNS answers: lookups start at CONNECT, each event waits only for
 // what its rules read, allow-listed clients skip DNS, a dead list never holds a session past the deadline.
-import { Writable } from 'node:stream';
 import { CachingResolver } from '../../../src/dns/resolver';
-import { scoringHandler } from '../../../src/engine/scoring-handler';
+import { scoringHandler } from '../../../src/handler/scoring-handler';
 import { ScoringEngine } from '../../../src/engine/scoring-engine';
-import { createLogger } from '../../../src/log/logger';
 import { ReputationChecks } from '../../../src/reputation/reputation-checks';
 import { parseRuleSet } from '../../../src/rules/loader';
 import type { RuleSet } from '../../../src/rules/rule-set';
 import type { MilterHandler, SessionContext, Verdict } from '../../../src/session/handler';
 import { MemoryStore } from '../../../src/store/memory-store';
 import { startDnsServer, type TestDnsServer } from '../../support/dns-server';
+import { captureLog, type LogLine } from '../../support/log-capture';
 
 const RULES = `
 keys:
@@ -52,17 +51,17 @@ thresholds:
 
 let dns: TestDnsServer;
 let resolver: CachingResolver;
-let logLines: string[];
+let logLines: LogLine[];
 
 function reversed(ip: string): string {
   return ip.split('.').reverse().join('.');
 }
 
 function handlerFor(ruleSet: RuleSet, deadlineMs = 1000): MilterHandler {
-  logLines = [];
-  const stream = new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) });
+  const log = captureLog();
+  logLines = log.lines;
   const reputation = new ReputationChecks({ settings: ruleSet.reputation, resolver, deadlineMs, onListEvent: () => undefined });
-  return scoringHandler({ engine: new ScoringEngine(ruleSet, new MemoryStore()), logger: createLogger('info', 'json', stream), onStoreError: 'accept', reputation });
+  return scoringHandler({ engine: new ScoringEngine(ruleSet, new MemoryStore()), logger: log.logger, onStoreError: 'accept', reputation });
 }
 
 function session(ip: string, sender = 'a@clean.example'): SessionContext {
@@ -109,7 +108,7 @@ test('weights of the lists that list the client add up; a DNSWL weight subtracts
   dns.set(`${reversed('192.0.2.4')}.two.test`, { a: ['127.0.0.2'] });
   const handler = handlerFor(ruleSet);
   expect((await run(handler, session('192.0.2.1'))).rcpt).toEqual({ kind: 'reject', reply: { code: '554', ext: '5.7.1', text: 'Listed' } });
-  expect(logLines.join('')).toContain('"dnsbl":["one","two"],"dnsbl_score":6');
+  expect(logLines).toContainEqual(expect.objectContaining({ dnsbl: ['one', 'two'], dnsbl_score: 6 }));
   expect((await run(handler, session('192.0.2.2'))).rcpt).toEqual({ kind: 'continue' }); // 3 + 3 - 4
   expect((await run(handler, session('192.0.2.3'))).rcpt).toEqual({ kind: 'continue' }); // only two.test: 3
   expect((await run(handler, session('192.0.2.4'))).rcpt).toEqual({ kind: 'continue' });

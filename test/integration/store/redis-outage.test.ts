@@ -1,7 +1,8 @@
 // RedisStore when redis-server dies, hangs and comes back: bounded answers, no queued replay, scripts reloaded, local fallback.
 import { FallbackStore } from '../../../src/store/fallback-store';
 import { RedisStore } from '../../../src/store/redis-store';
-import { StoreError, withTimeout, type ScoreStore } from '../../../src/store/score-store';
+import { StoreError, type ScoreStore } from '../../../src/store/score-store';
+import { withTimeout } from '../../../src/store/timeout-store';
 import { killAllTracked, waitFor } from '../../support/processes';
 import { startRedis, type RedisServer } from '../../support/redis-rig';
 

@@ -1,5 +1,5 @@
 // DnsListChecker over a scripted lookup: answer validation, query names, weights, disabling and deadlines.
-import { parseAnswerFilter, type AnswerFilter } from '../../../src/dns/answer-filter';
+import { parseAnswerFilter, type AnswerFilter } from '../../../src/net/answer-filter';
 import { DnsListChecker, judgeAnswers, type DnsListEvent, type DnsListSpec } from '../../../src/dns/dns-lists';
 import type { DnsLookup, DnsOutcome } from '../../../src/dns/resolver';
 

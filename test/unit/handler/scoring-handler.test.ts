@@ -1,13 +1,13 @@
 // The scoring handler's policies: store outage answers, once-per-change logging, header marks, negotiation needs.
-import { Writable } from 'node:stream';
 import { Action } from '../../../src/milter/constants';
-import { newCounters, scoringHandler } from '../../../src/engine/scoring-handler';
+import { newCounters } from '../../../src/handler/counters';
+import { scoringHandler } from '../../../src/handler/scoring-handler';
 import { ScoringEngine } from '../../../src/engine/scoring-engine';
-import { createLogger } from '../../../src/log/logger';
 import { parseRuleSet } from '../../../src/rules/loader';
 import type { SessionContext } from '../../../src/session/handler';
 import { MemoryStore } from '../../../src/store/memory-store';
 import { StoreError } from '../../../src/store/score-store';
+import { captureLog } from '../../support/log-capture';
 
 const RULES = `
 keys:
@@ -36,14 +36,9 @@ function ctx(index = 1): SessionContext {
   };
 }
 
-function logSink() {
-  const lines: string[] = [];
-  const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
-  return { lines, logger: createLogger('info', 'json', stream) };
-}
 
 test('negotiates only the rule events, RCPT_REJ for rcpt rules, and ADDHDRS for header marks', () => {
-  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: logSink().logger, onStoreError: 'accept' });
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: captureLog().logger, onStoreError: 'accept' });
   const needs = handler.needs();
   expect([...needs.stages]).toEqual(['connect', 'helo', 'rcpt']);
   expect(needs.actions).toBe(Action.ADDHDRS);
@@ -52,7 +47,7 @@ test('negotiates only the rule events, RCPT_REJ for rcpt rules, and ADDHDRS for 
 });
 
 test('a header mark set at RCPT is added at end of that message only', async () => {
-  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: logSink().logger, onStoreError: 'accept' });
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: captureLog().logger, onStoreError: 'accept' });
   const c = ctx();
   await handler.rcpt!(c, '<x@example.com>', []);
   expect((await handler.eom!(c)).modifications).toEqual([]);
@@ -70,7 +65,8 @@ test.each([
   const flaky = Object.assign(Object.create(store) as MemoryStore, {
     addMany: (...args: Parameters<MemoryStore['addMany']>) => (down ? Promise.reject(new StoreError('LevelDB is gone')) : store.addMany(...args)),
   });
-  const { lines, logger } = logSink();
+  const { lines, logger, expectWarnings } = captureLog();
+  expectWarnings('score store failed, applying on_store_error', 'score store answers again');
   const counters = newCounters();
   const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), flaky), logger, onStoreError: policy, counters });
   for (let i = 0; i < 5; i++) expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: expected });
@@ -78,20 +74,20 @@ test.each([
   down = false;
   expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'continue' });
   await new Promise((r) => setImmediate(r));
-  expect(lines.filter((l) => l.includes('score store failed'))).toHaveLength(1);
-  expect(lines.filter((l) => l.includes('score store answers again'))).toHaveLength(1);
+  expect(lines.filter((l) => l.message === 'score store failed, applying on_store_error')).toHaveLength(1);
+  expect(lines.filter((l) => l.message === 'score store answers again')).toHaveLength(1);
 });
 
 test('delete removes the key once its threshold acted; log names key, score and rules', async () => {
   const rules = RULES.replace('      tempfail: true', '      tempfail: true\n      delete: true');
   const store = new MemoryStore();
-  const { lines, logger } = logSink();
+  const { lines, logger } = captureLog();
   const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(rules, 'r.yml'), store), logger, onStoreError: 'accept' });
   for (let i = 0; i < 3; i++) await handler.rcpt!(ctx(), '<x@example.com>', []);
   expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toMatchObject({ kind: 'tempfail' });
   expect(await store.get('ip:192.0.2.9', Date.now())).toBeUndefined();
   expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'continue' });
   await new Promise((r) => setImmediate(r));
-  const threshold = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'threshold' && l.action === 'tempfail');
+  const threshold = lines.find((l) => l.message === 'threshold' && l.action === 'tempfail');
   expect(threshold).toMatchObject({ key: 'ip:192.0.2.9', score: 4, rules: ['per-recipient'] });
 });

@@ -1,5 +1,5 @@
 // Postscreen-style answer filters: what parses, what each matches, and what a bad one reports.
-import { anyFilterMatches, parseAnswerFilter, type AnswerFilter } from '../../../src/dns/answer-filter';
+import { anyFilterMatches, parseAnswerFilter, type AnswerFilter } from '../../../src/net/answer-filter';
 
 function filter(text: string): AnswerFilter {
   const parsed = parseAnswerFilter(text);

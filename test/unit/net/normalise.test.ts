@@ -1,7 +1,7 @@
 // Normalisation of envelope values: canonical forms, and hostile input that must not create new keys or cost time.
 import fc from 'fast-check';
 import { isIP } from 'node:net';
-import { domainOf, MAX_ADDRESS_LENGTH, MAX_HOST_LENGTH, networkOf, normaliseAddress, normaliseHost, normaliseIp, TRUNCATION_MARK } from '../../../src/rules/normalise';
+import { domainOf, MAX_ADDRESS_LENGTH, MAX_HOST_LENGTH, networkOf, normaliseAddress, normaliseHost, normaliseIp, TRUNCATION_MARK } from '../../../src/net/normalise';
 
 describe('normaliseAddress', () => {
   test.each([

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/config/errors';
-import { buildSet, listFileEntries, parseCidr, type ListEntry } from '../../../src/rules/lists';
+import { parseCidr } from '../../../src/net/cidr';
+import { buildSet, listFileEntries, type ListEntry } from '../../../src/rules/lists';
 import { parseRuleSet } from '../../../src/rules/loader';
 import type { Facts } from '../../../src/rules/rule-set';
 

@@ -190,7 +190,7 @@ describe('compilation details', () => {
 
   test('null: is only allowed on sender, and the error names it', () => {
     expect(problems('rules:\n  - name: a\n    on: rcpt\n    when: { recipient: { null: true } }\n    ok: true\n')).toEqual([
-      'rules.yml:4:24: unknown field "null" in rules.0.when.recipient',
+      'rules.yml:4:26: unknown field "null" in rules.0.when.recipient', // at the key itself, as for any unknown field
     ]);
   });
 

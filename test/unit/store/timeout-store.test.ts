@@ -1,6 +1,7 @@
 // withTimeout: a store call that does not answer in time rejects with StoreError instead of hanging.
 import { MemoryStore } from '../../../src/store/memory-store';
-import { StoreError, withTimeout, type ScoreStore } from '../../../src/store/score-store';
+import { StoreError, type ScoreStore } from '../../../src/store/score-store';
+import { withTimeout } from '../../../src/store/timeout-store';
 
 /** A store whose every call waits until `release()` (a stuck disk, a dead Redis). */
 function stuckStore(): { store: ScoreStore; release: () => void } {

@@ -1,0 +1,78 @@
+// What a scored evaluation does besides its answer: log lines, alert mails, header marks, deleted keys.
+import type { Modification } from '../milter/replies';
+import type { Logger } from '../log/logger';
+import type { Facts, RuleEvent } from '../rules/rule-set';
+import type { SessionContext } from '../session/handler';
+import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
+import type { AlertSink } from './alerter';
+import type { ScoringCounters } from './counters';
+
+type Scored = Extract<Evaluation, { kind: 'scored' }>;
+
+/** The header marks of one message, added at its end of message. */
+interface MessageMarks {
+  index: number;
+  headers: Modification[];
+}
+
+export class SideActions {
+  private readonly marks = new WeakMap<SessionContext, MessageMarks>();
+
+  constructor(
+    private readonly engine: ScoringEngine,
+    private readonly logger: Logger,
+    private readonly counters: ScoringCounters,
+    private readonly now: () => number,
+    private readonly alerter?: AlertSink,
+  ) {}
+
+  async run(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Scored): Promise<void> {
+    const conn = ctx.connectionId;
+    for (const rule of evaluation.outcome.rules) {
+      this.logger.info('rule answer', { conn, event, rule: rule.name, action: rule.action?.kind, client: facts.clientIp, ...reputationFields(facts) });
+    }
+    for (const reason of evaluation.outcome.reasons) {
+      const t = reason.threshold;
+      const action = t.action.kind;
+      if (t.log || t.observe) {
+        this.logger.info(t.observe ? 'observe: threshold' : 'threshold', {
+          conn, event, key: reason.key, score: round(reason.score), rules: reason.rules, action, ...(t.observe ? { observe: true } : {}), ...reputationFields(facts),
+        });
+      }
+      if (t.observe) continue;
+      if (t.mail && this.alerter?.alert({ key: reason.key, score: reason.score, action, rules: reason.rules, client: facts.clientIp, sender: facts.sender }, this.now())) {
+        this.counters.alertsSent++;
+      }
+      if (t.header && ctx.message) this.mark(ctx, ctx.message.index, { kind: 'addHeader', name: t.header.name, value: t.header.value });
+      if (t.delete) await this.engine.deleteKey(reason.key);
+    }
+  }
+
+  /** The header marks gathered for the connection's current message, and forgets them. */
+  takeMarks(ctx: SessionContext): Modification[] {
+    const m = this.marks.get(ctx);
+    this.marks.delete(ctx);
+    return m && ctx.message && m.index === ctx.message.index ? m.headers : [];
+  }
+
+  private mark(ctx: SessionContext, index: number, header: Modification): void {
+    const m = this.marks.get(ctx);
+    const current = m && m.index === index ? m : { index, headers: [] };
+    current.headers.push(header);
+    this.marks.set(ctx, current);
+  }
+}
+
+/** What the lookups found, for the decision's log line: an operator must see why a list-based rule fired. */
+function reputationFields(facts: Facts): Record<string, unknown> {
+  return {
+    ...(facts.dnsbl && facts.dnsbl.listedOn.size > 0 ? { dnsbl: [...facts.dnsbl.listedOn], dnsbl_score: facts.dnsbl.score } : {}),
+    ...(facts.rhsbl && facts.rhsbl.listedOn.size > 0 ? { rhsbl: [...facts.rhsbl.listedOn], rhsbl_score: facts.rhsbl.score } : {}),
+    ...(facts.reverseDns ? { reverse_dns: facts.reverseDns } : {}),
+    ...(facts.recipientKnown === false ? { recipient_unknown: facts.recipient } : {}),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,43 @@
+// From the rules' answers to the milter's: which stages to negotiate, and the verdict for each action.
+import { Action } from '../milter/constants';
+import type { EventStage, MilterNeeds } from '../milter/negotiation';
+import type { RuleEvent, RuleSet, ThresholdAction } from '../rules/rule-set';
+import type { ConnectionDecision, Decision, Verdict } from '../session/handler';
+
+/** The stages and actions to ask of the MTA: only what the loaded rules read or do. */
+export function needsOf(ruleSet: RuleSet): MilterNeeds {
+  // CONNECT and HELO carry the client's address, name and HELO that every later event's keys and
+  // conditions may read, so they are always negotiated, whichever events the rules count.
+  const stages = new Set<EventStage>(['connect', 'helo']);
+  for (const event of ruleSet.events) if (event !== 'eom') stages.add(event);
+  // The size is counted from body chunks: only then is the MTA asked to stream the body.
+  if (ruleSet.needsMessageSize) stages.add('body');
+  return { stages, actions: hasHeaderMarks(ruleSet) ? Action.ADDHDRS : 0, rejectedRecipients: ruleSet.events.has('rcpt') };
+}
+
+function hasHeaderMarks(ruleSet: RuleSet): boolean {
+  for (const settings of ruleSet.keyClasses.values()) if (settings.thresholds.some((t) => t.header)) return true;
+  return false;
+}
+
+export function toVerdict(action: ThresholdAction, event: RuleEvent): Verdict {
+  switch (action.kind) {
+    case 'ok':
+      return { kind: 'accept' };
+    case 'continue':
+      return { kind: 'continue' };
+    case 'delay':
+      return { kind: 'delay', seconds: action.seconds, then: { kind: 'continue' } };
+    case 'discard':
+      return event === 'connect' || event === 'helo' ? { kind: 'continue' } : { kind: 'discard' };
+    case 'tempfail':
+      return action.reply ? { kind: 'tempfail', reply: action.reply } : { kind: 'tempfail' };
+    case 'reject':
+      return action.reply ? { kind: 'reject', reply: action.reply } : { kind: 'reject' };
+  }
+}
+
+/** Discard has no meaning before a message: toVerdict already mapped it to continue there. */
+export function connectionVerdict(verdict: Verdict): Verdict<ConnectionDecision> {
+  return verdict as Verdict<Exclude<Decision, { kind: 'discard' }>>;
+}

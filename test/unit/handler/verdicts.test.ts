@@ -1,0 +1,37 @@
+// From rule actions to milter verdicts, and the stages negotiated for a rule set.
+import { Action } from '../../../src/milter/constants';
+import { needsOf, toVerdict } from '../../../src/handler/verdicts';
+import { parseRuleSet } from '../../../src/rules/loader';
+
+const reply = { code: '451', ext: '4.7.1', text: 'slow down' } as const;
+
+test.each([
+  [{ kind: 'ok' }, 'rcpt', { kind: 'accept' }],
+  [{ kind: 'continue' }, 'rcpt', { kind: 'continue' }],
+  [{ kind: 'delay', seconds: 2 }, 'mail', { kind: 'delay', seconds: 2, then: { kind: 'continue' } }],
+  [{ kind: 'discard' }, 'rcpt', { kind: 'discard' }],
+  [{ kind: 'discard' }, 'connect', { kind: 'continue' }], // no message to discard yet
+  [{ kind: 'discard' }, 'helo', { kind: 'continue' }],
+  [{ kind: 'tempfail' }, 'rcpt', { kind: 'tempfail' }],
+  [{ kind: 'tempfail', reply }, 'rcpt', { kind: 'tempfail', reply }],
+  [{ kind: 'reject' }, 'eom', { kind: 'reject' }],
+] as const)('%j at %s is %j', (action, event, verdict) => {
+  expect(toVerdict(action as Parameters<typeof toVerdict>[0], event)).toEqual(verdict);
+});
+
+test('a rule set that counts only MAIL asks CONNECT, HELO and MAIL, no actions, no rejected recipients', () => {
+  const needs = needsOf(parseRuleSet('keys: { ip: { half_life: 1m } }\nrules: [{ name: m, on: mail, add: { ip: 1 } }]\n', 'r.yml'));
+  expect([...needs.stages].sort()).toEqual(['connect', 'helo', 'mail']);
+  expect(needs.actions).toBe(0);
+  expect(needs.rejectedRecipients).toBe(false);
+});
+
+test('header marks ask ADDHDRS', () => {
+  const needs = needsOf(parseRuleSet([
+    'keys: { ip: { half_life: 1m } }',
+    'rules: [{ name: r, on: rcpt, add: { ip: 1 } }]',
+    'thresholds: { ip: [{ above: 1, continue: true, header: { name: X-Busy, value: yes } }] }',
+  ].join('\n'), 'r.yml'));
+  expect(needs.actions & Action.ADDHDRS).toBe(Action.ADDHDRS);
+  expect(needs.rejectedRecipients).toBe(true);
+});
