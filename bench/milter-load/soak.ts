@@ -48,6 +48,15 @@ export interface SoakSample {
   records: number | undefined;
 }
 
+/** The service's "expired scores swept" log line. */
+export interface SweepLine {
+  removed: number;
+  records?: number;
+  elapsed_ms: number;
+  trim_ms?: number;
+  rss_mib?: number;
+}
+
 export interface SoakResult {
   mode: string;
   minutes: number;
@@ -55,6 +64,8 @@ export interface SoakResult {
   sessions_per_s_target: number | null;
   load: Measured;
   samples: SoakSample[];
+  /** Every sweep that removed records, from the service's log. */
+  sweeps: SweepLine[];
   /** RSS growth in percent from `fromS` to `toS` (default: the end); see rssAround(). */
   growth(fromS: number, toS?: number): number;
   /** The records stored after the sweep nearest `tS` (undefined before the first). */
@@ -109,6 +120,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     });
     clearInterval(timer);
     return {
+      sweeps: sweptLines(milter.log()),
       mode: String(options.rate),
       minutes: options.minutes,
       half_life: halfLife,
@@ -174,14 +186,14 @@ function lastSamplerLine(file: string): SamplerLine | undefined {
   return lines.length > 0 && lines[lines.length - 1] !== '' ? (JSON.parse(lines[lines.length - 1]!) as SamplerLine) : undefined;
 }
 
+/** The service's "expired scores swept" log lines, in order. */
+export function sweptLines(log: string): SweepLine[] {
+  return log.split('\n').filter((line) => line.includes('"expired scores swept"')).map((line) => JSON.parse(line) as SweepLine);
+}
+
 /** The `records` of the service's last "expired scores swept" log line. */
 export function lastSweptRecords(log: string): number | undefined {
-  const at = log.lastIndexOf('"expired scores swept"');
-  if (at < 0) return undefined;
-  const lineStart = log.lastIndexOf('\n', at) + 1;
-  const lineEnd = log.indexOf('\n', at);
-  const line = JSON.parse(log.slice(lineStart, lineEnd < 0 ? undefined : lineEnd)) as { records?: number };
-  return line.records;
+  return sweptLines(log).pop()?.records;
 }
 
 function mib(bytes: number | undefined): number {
@@ -236,6 +248,8 @@ async function main(): Promise<void> {
   const growthFrom2 = result.growth(120);
   console.log(`${result.load.sessions_per_s.toFixed(0)} sessions/s (${rate === 'peak' ? 'closed loop' : `target ${result.sessions_per_s_target}`}), errors ${result.load.error_count}`);
   console.log(`RSS growth between minute 2 and minute ${minutes}: ${growthFrom2} %`);
+  const trims = result.sweeps.map((s) => s.trim_ms ?? 0);
+  console.log(`${result.sweeps.length} sweeps removed records; malloc_trim after each took at most ${Math.max(0, ...trims)} ms`);
   const file = writeResult(`soak-${result.mode}.json`, {
     machine: machineInfo(),
     source: sourceInfo(),
@@ -247,6 +261,7 @@ async function main(): Promise<void> {
     errors: result.load.errors,
     rss_growth_from_minute_2_percent: growthFrom2,
     samples: result.samples,
+    sweeps: result.sweeps,
   });
   console.log(`wrote ${file}`);
 }
