@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawnTracked } from '../../test/support/processes';
-import { BIN, FLOODGATE_CLI, machineInfo, processMemory, sourceInfo, startMilter, TMP, writeResult } from './bench-support';
+import { ensureGenerator, FLOODGATE_CLI, machineInfo, processMemory, sourceInfo, startMilter, TMP, writeResult } from './bench-support';
 import { runLoad } from './load-runner';
 
 const KEYS = Number(process.argv[2] ?? process.env.MEMORY_KEYS ?? 1_000_000);
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
       const load = await runLoad(floodgate, { connections: 16, processes: 2, durationS: 20, warmupS: 1 });
       await sleep(2000);
       const afterLoad = processMemory(floodgate.mainPid);
-      const idle = spawnTracked(join(BIN, 'milter-load'), ['--idle', '-c', String(IDLE_CONNECTIONS), '-P', '4', '-d', '15', '-w', '0', floodgate.target]);
+      const idle = spawnTracked(ensureGenerator(), ['--idle', '-c', String(IDLE_CONNECTIONS), '-P', '4', '-d', '15', '-w', '0', floodgate.target]);
       let rss = 0;
       let fds = 0;
       for (let t = 0; t < 24; t++) {

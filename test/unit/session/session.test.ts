@@ -3,7 +3,7 @@
 // Expected bytes are written out in hex from the protocol reference (length, command byte, data), not
 // made with src/milter's encoder, so a wrong encoder cannot agree with itself.
 import type { MilterCommand } from '../../../src/milter/commands';
-import type { MilterNeeds } from '../../../src/milter/negotiation';
+import type { EventStage, MilterNeeds } from '../../../src/milter/negotiation';
 import type { Decision, MilterHandler, SessionContext } from '../../../src/session/handler';
 import { MilterSession, type SessionObserver } from '../../../src/session/session';
 import { hex, toHex } from '../../support/frame-builder';
@@ -18,7 +18,7 @@ const OFFER: MilterCommand = { kind: 'optneg', version: 6, actions: 0x1ff, proto
 const POSTFIX_MACROS: MilterCommand = { kind: 'macro', forCommand: 0x43, macros: { j: 'mx.example.org', v: 'Postfix 3.7.11' } };
 const CONNECT: MilterCommand = { kind: 'connect', hostname: 'pc.example.net', family: 'inet', port: 40000, address: '192.0.2.9' };
 
-function needs(stages: MilterNeeds['stages'] extends ReadonlySet<infer S> ? S[] : never, extra: Partial<MilterNeeds> = {}): MilterNeeds {
+function needs(stages: EventStage[], extra: Partial<MilterNeeds> = {}): MilterNeeds {
   return { stages: new Set(stages), actions: 0, ...extra };
 }
 
