@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { RedisSettings, ServiceConfig } from '../config/service-config';
 import type { Logger } from '../log/logger';
 import { FallbackStore } from '../store/fallback-store';
-import { trimMallocHeap } from '../native/malloc-trim';
+import { trimMallocHeap } from '../native/malloc';
 import { LevelStore } from '../store/level-store';
 import { MemoryStore } from '../store/memory-store';
 import { RedisStore, type RedisStoreOptions } from '../store/redis-store';
