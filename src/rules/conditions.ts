@@ -90,7 +90,7 @@ export function compileWhen(when: WhenSpec | undefined, path: NodePath, scope: C
         break;
       case 'reverse_dns': {
         scope.reads.add('reverse_dns');
-        const wanted = new Set<ReverseDnsStatus>((typeof when.reverse_dns === 'string' ? [when.reverse_dns] : (when.reverse_dns ?? [])) as ReverseDnsStatus[]);
+        const wanted = new Set<ReverseDnsStatus>(typeof when.reverse_dns === 'string' ? [when.reverse_dns] : (when.reverse_dns ?? []));
         parts.push((f) => f.reverseDns !== undefined && wanted.has(f.reverseDns));
         break;
       }

@@ -1,124 +1,37 @@
-// The rules file as written: its TypeScript shape, its JSON schema, and where each node sits in the text.
+// The rules file as written: its JSON schema, the TypeScript shape derived from it, and where each node sits in the text.
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { DURATION_PATTERN } from '../config/duration';
 import { ConfigError, formatProblem, type SourceProblem } from '../config/errors';
 import { compileSchema, YamlSource, type NodePath } from '../config/yaml-source';
 import { REVERSE_DNS_STATUSES, type SourceLocation } from './rule-set';
 
-type Duration = number | string;
-
 export const EVENTS = ['connect', 'helo', 'mail', 'rcpt', 'eom'] as const;
 export const LIST_KINDS = ['cidr', 'domains', 'addresses', 'patterns'] as const;
 export type ListKind = (typeof LIST_KINDS)[number];
 
-export interface TextMatcherSpec {
-  in?: string[];
-  list?: string;
-  matches?: string;
-  equals?: string;
-  present?: boolean;
-  /** sender only: the null sender <>. */
-  null?: boolean;
-  /** The same, as YAML reads an unquoted `null:` key (a null key, which becomes ''). */
-  ''?: boolean;
-}
-export interface IpMatcherSpec {
-  in?: string[];
-  list?: string;
-}
-/** A DNS list result: weighted score above/below a bound, or listed on one of the named lists. */
-export interface ListingMatcherSpec {
-  above?: number;
-  below?: number;
-  listed_on?: string[];
-}
-export interface DnsListSpec {
-  zone: string;
-  answers?: string[];
-  weight?: number;
-}
-export interface WhenSpec {
-  client_ip?: IpMatcherSpec;
-  client_name?: TextMatcherSpec;
-  helo?: TextMatcherSpec;
-  sender?: TextMatcherSpec;
-  sender_domain?: TextMatcherSpec;
-  recipient?: TextMatcherSpec;
-  recipient_domain?: TextMatcherSpec;
-  auth_user?: TextMatcherSpec;
-  size?: { over: number };
-  rejected_by_mta?: boolean;
-  dnsbl?: ListingMatcherSpec;
-  rhsbl?: ListingMatcherSpec;
-  reverse_dns?: string | string[];
-  recipient_known?: boolean;
-  macros?: Record<string, Pick<TextMatcherSpec, 'matches' | 'equals' | 'present'>>;
-  not?: WhenSpec;
-  any?: WhenSpec[];
-}
-/** `true` asks for the MTA's default text; `code` may be written as a number. */
-export type ReplySpec = true | { code: string | number; ext?: string; text?: string | string[] };
-export interface ThresholdSpec {
-  above?: number;
-  below?: number;
-  delay?: Duration;
-  tempfail?: ReplySpec;
-  reject?: ReplySpec;
-  discard?: true;
-  ok?: true;
-  continue?: true;
-  log?: boolean;
-  mail?: boolean;
-  delete?: boolean;
-  header?: { name: string; value: string };
-  observe?: boolean;
-}
-export interface RuleSpec {
-  name: string;
-  on: (typeof EVENTS)[number] | Array<(typeof EVENTS)[number]>;
-  when?: WhenSpec;
-  add?: Record<string, number | 'dnsbl' | 'rhsbl'>;
-  ok?: boolean;
-  delay?: Duration;
-  tempfail?: ReplySpec;
-  reject?: ReplySpec;
-  observe?: boolean;
-}
-export type ListSpec = Partial<Record<ListKind, string[]> & Record<`${ListKind}_file`, string>>;
-export interface RulesFileSpec {
-  keys?: Record<string, { half_life: Duration; ipv4_prefix?: number; ipv6_prefix?: number }>;
-  lists?: Record<string, ListSpec>;
-  alert?: { relay: string; from: string; to: string[]; cooldown?: Duration };
-  rules?: RuleSpec[];
-  thresholds?: Record<string, ThresholdSpec[]>;
-  dnsbl?: Record<string, DnsListSpec>;
-  rhsbl?: Record<string, DnsListSpec>;
-  reverse_dns?: { dynamic?: string[]; dynamic_file?: string };
-  recipients?: { map: string; delimiter?: string; domains?: string[]; postfix_config?: string };
-}
-
 const strings = { type: 'array', items: { type: 'string' } } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
 /** Either one form or the other; the loader drops ajv's extra "must match then schema" line. */
-const either = (test: object, then: object, otherwise: object) => ({ if: test, then, else: otherwise });
+function either<Test, Then, Else>(test: Test, then: Then, otherwise: Else) {
+  return { if: test, then, else: otherwise } as const;
+}
 // Not the shared durationSchema: its oneOf reports "must be number" for `10 minutes`; this names the pattern.
-const durationSchema = either({ type: 'number' }, { type: 'number', minimum: 0 }, { type: 'string', pattern: DURATION_PATTERN });
-const textMatcher = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: { in: strings, list: nonEmpty, matches: { type: 'string' }, equals: { type: 'string' }, present: { type: 'boolean' } },
-} as const;
+const durationSchema = either({ type: 'number' } as const, { type: 'number', minimum: 0 } as const, { type: 'string', pattern: DURATION_PATTERN } as const);
+const textMatcherProperties = { in: strings, list: nonEmpty, matches: { type: 'string' }, equals: { type: 'string' }, present: { type: 'boolean' } } as const;
+const textMatcher = { type: 'object', additionalProperties: false, minProperties: 1, properties: textMatcherProperties } as const;
+const ipMatcher = { type: 'object', additionalProperties: false, minProperties: 1, properties: { in: strings, list: nonEmpty } } as const;
 const reply = either(
-  { type: 'object' },
+  { type: 'object' } as const,
   {
     type: 'object',
     additionalProperties: false,
     required: ['code'],
-    // code and text are checked by formatReplyText in the loader, which gives the better message.
-    properties: { code: {}, ext: { type: 'string' }, text: {} },
-  },
-  { enum: [true] },
+    // What the code and text say is checked by formatReplyText in the loader, which gives the better message.
+    properties: { code: { anyOf: [{ type: 'string' }, { type: 'number' }] }, ext: { type: 'string' }, text: { anyOf: [{ type: 'string' }, strings] } },
+  } as const,
+  { enum: [true] } as const,
 );
+/** A DNS list result: weighted score above/below a bound, or listed on one of the named lists. */
 const listingMatcher = {
   type: 'object',
   additionalProperties: false,
@@ -127,20 +40,97 @@ const listingMatcher = {
 } as const;
 // A DNS name: labels of letters, digits, '-' and '_' (zones such as _dmarc-style names exist), dot-separated.
 const dnsZone = { type: 'string', pattern: '^(?=.{1,253}\\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\\.?$' } as const;
-const dnsLists = {
+const dnsList = {
   type: 'object',
-  additionalProperties: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['zone'],
-    properties: { zone: dnsZone, answers: { type: 'array', minItems: 1, items: nonEmpty }, weight: { type: 'number' } },
+  additionalProperties: false,
+  required: ['zone'],
+  properties: { zone: dnsZone, answers: { type: 'array', minItems: 1, items: nonEmpty }, weight: { type: 'number' } },
+} as const;
+const dnsLists = { type: 'object', additionalProperties: dnsList } as const;
+const list = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    cidr: strings,
+    cidr_file: nonEmpty,
+    domains: strings,
+    domains_file: nonEmpty,
+    addresses: strings,
+    addresses_file: nonEmpty,
+    patterns: strings,
+    patterns_file: nonEmpty,
+  },
+} as const satisfies { type: 'object'; additionalProperties: false; properties: Record<ListKind | `${ListKind}_file`, unknown> };
+
+/** Every condition of a `when:` but the two that nest one (`not`, `any`), which the schema adds by reference. */
+const whenFields = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    client_ip: ipMatcher,
+    client_name: textMatcher,
+    helo: textMatcher,
+    // `null: true` unquoted is a YAML null key, which toJS() turns into '': accept both spellings.
+    sender: { ...textMatcher, properties: { ...textMatcherProperties, null: { type: 'boolean' }, '': { type: 'boolean' } } },
+    sender_domain: textMatcher,
+    recipient: textMatcher,
+    recipient_domain: textMatcher,
+    auth_user: textMatcher,
+    size: { type: 'object', additionalProperties: false, required: ['over'], properties: { over: { type: 'integer', minimum: 0 } } },
+    rejected_by_mta: { type: 'boolean' },
+    dnsbl: listingMatcher,
+    rhsbl: listingMatcher,
+    reverse_dns: either({ type: 'string' } as const, { enum: REVERSE_DNS_STATUSES }, { type: 'array', minItems: 1, items: { enum: REVERSE_DNS_STATUSES } } as const),
+    recipient_known: { type: 'boolean' },
+    macros: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: { matches: { type: 'string' }, equals: { type: 'string' }, present: { type: 'boolean' } },
+      },
+    },
   },
 } as const;
-const listProperties: Record<string, object> = {};
-for (const kind of LIST_KINDS) {
-  listProperties[kind] = strings;
-  listProperties[`${kind}_file`] = nonEmpty;
-}
+const when = { $ref: '#/$defs/when' } as const;
+
+const threshold = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    above: { type: 'number' },
+    below: { type: 'number' },
+    delay: durationSchema,
+    tempfail: reply,
+    reject: reply,
+    discard: { enum: [true] },
+    ok: { enum: [true] },
+    continue: { enum: [true] },
+    log: { type: 'boolean' },
+    mail: { type: 'boolean' },
+    delete: { type: 'boolean' },
+    header: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: nonEmpty, value: { type: 'string' } } },
+    observe: { type: 'boolean' },
+  },
+} as const;
+
+const rule = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'on'],
+  properties: {
+    name: nonEmpty,
+    on: either({ type: 'string' } as const, { enum: EVENTS }, { type: 'array', minItems: 1, items: { enum: EVENTS } } as const),
+    when,
+    add: { type: 'object', additionalProperties: either({ type: 'string' } as const, { enum: ['dnsbl', 'rhsbl'] } as const, { type: 'number' } as const) },
+    ok: { type: 'boolean' },
+    delay: durationSchema,
+    tempfail: reply,
+    reject: reply,
+    observe: { type: 'boolean' },
+  },
+} as const;
 
 const schema = {
   type: 'object',
@@ -155,32 +145,14 @@ const schema = {
         properties: { half_life: durationSchema, ipv4_prefix: { type: 'integer', minimum: 0, maximum: 32 }, ipv6_prefix: { type: 'integer', minimum: 0, maximum: 128 } },
       },
     },
-    lists: { type: 'object', additionalProperties: { type: 'object', additionalProperties: false, properties: listProperties } },
+    lists: { type: 'object', additionalProperties: list },
     alert: {
       type: 'object',
       additionalProperties: false,
       required: ['relay', 'from', 'to'],
       properties: { relay: nonEmpty, from: nonEmpty, to: { type: 'array', minItems: 1, items: nonEmpty }, cooldown: durationSchema },
     },
-    rules: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'on'],
-        properties: {
-          name: nonEmpty,
-          on: either({ type: 'string' }, { enum: EVENTS }, { type: 'array', minItems: 1, items: { enum: EVENTS } }),
-          when: { $ref: '#/$defs/when' },
-          add: { type: 'object', additionalProperties: either({ type: 'string' }, { enum: ['dnsbl', 'rhsbl'] }, { type: 'number' }) },
-          ok: { type: 'boolean' },
-          delay: durationSchema,
-          tempfail: reply,
-          reject: reply,
-          observe: { type: 'boolean' },
-        },
-      },
-    },
+    rules: { type: 'array', items: rule },
     dnsbl: dnsLists,
     rhsbl: dnsLists,
     reverse_dns: { type: 'object', additionalProperties: false, properties: { dynamic: strings, dynamic_file: nonEmpty } },
@@ -190,67 +162,27 @@ const schema = {
       required: ['map'],
       properties: { map: nonEmpty, delimiter: { type: 'string' }, domains: { type: 'array', items: nonEmpty }, postfix_config: nonEmpty },
     },
-    thresholds: {
-      type: 'object',
-      additionalProperties: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            above: { type: 'number' },
-            below: { type: 'number' },
-            delay: durationSchema,
-            tempfail: reply,
-            reject: reply,
-            discard: { enum: [true] },
-            ok: { enum: [true] },
-            continue: { enum: [true] },
-            log: { type: 'boolean' },
-            mail: { type: 'boolean' },
-            delete: { type: 'boolean' },
-            header: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: nonEmpty, value: { type: 'string' } } },
-            observe: { type: 'boolean' },
-          },
-        },
-      },
-    },
+    thresholds: { type: 'object', additionalProperties: { type: 'array', items: threshold } },
   },
   $defs: {
-    when: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        client_ip: { type: 'object', additionalProperties: false, minProperties: 1, properties: { in: strings, list: nonEmpty } },
-        client_name: textMatcher,
-        helo: textMatcher,
-        // `null: true` unquoted is a YAML null key, which toJS() turns into '': accept both spellings.
-        sender: { ...textMatcher, properties: { ...textMatcher.properties, null: { type: 'boolean' }, '': { type: 'boolean' } } },
-        sender_domain: textMatcher,
-        recipient: textMatcher,
-        recipient_domain: textMatcher,
-        auth_user: textMatcher,
-        size: { type: 'object', additionalProperties: false, required: ['over'], properties: { over: { type: 'integer', minimum: 0 } } },
-        rejected_by_mta: { type: 'boolean' },
-        dnsbl: listingMatcher,
-        rhsbl: listingMatcher,
-        reverse_dns: either({ type: 'string' }, { enum: REVERSE_DNS_STATUSES }, { type: 'array', minItems: 1, items: { enum: REVERSE_DNS_STATUSES } }),
-        recipient_known: { type: 'boolean' },
-        macros: {
-          type: 'object',
-          additionalProperties: {
-            type: 'object',
-            additionalProperties: false,
-            minProperties: 1,
-            properties: { matches: { type: 'string' }, equals: { type: 'string' }, present: { type: 'boolean' } },
-          },
-        },
-        not: { $ref: '#/$defs/when' },
-        any: { type: 'array', minItems: 1, items: { $ref: '#/$defs/when' } },
-      },
-    },
+    when: { ...whenFields, properties: { ...whenFields.properties, not: when, any: { type: 'array', minItems: 1, items: when } } },
   },
 } as const;
+
+// The file as written, derived from the schema above (json-schema-to-ts) so that the two cannot
+// disagree. json-schema-to-ts cannot follow a recursive schema: `when` is derived from its fields
+// and its two nesting conditions are added here, and the places that hold a `when` take this type.
+type Derived<S extends JSONSchema> = FromSchema<S, { parseIfThenElseKeywords: true }>;
+export type WhenSpec = Derived<typeof whenFields> & { not?: WhenSpec; any?: WhenSpec[] };
+export type TextMatcherSpec = Derived<typeof whenFields.properties.sender>;
+export type IpMatcherSpec = Derived<typeof ipMatcher>;
+export type ListingMatcherSpec = Derived<typeof listingMatcher>;
+export type DnsListSpec = Derived<typeof dnsList>;
+export type ReplySpec = Derived<typeof reply>;
+export type ListSpec = Derived<typeof list>;
+export type ThresholdSpec = Derived<typeof threshold>;
+export type RuleSpec = Omit<Derived<typeof rule>, 'when'> & { when?: WhenSpec };
+export type RulesFileSpec = Omit<Derived<Omit<typeof schema, '$defs'>>, 'rules'> & { rules?: RuleSpec[] };
 
 const validate = compileSchema<RulesFileSpec>(schema);
 
