@@ -5,7 +5,8 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { durationMs, durationSchema } from './duration';
 import type { FromSchema } from 'json-schema-to-ts';
-import { compileSchema, loadYaml } from './yaml-source';
+import { httpConfig, httpSchema, type HttpConfig } from './http-config';
+import { compileSchema, YamlSource } from './yaml-source';
 
 /** How to reach Redis (store.backend: redis); see RedisStoreOptions. */
 export interface RedisSettings {
@@ -53,7 +54,12 @@ export interface ServiceConfig {
   /** The MTA's milter timeout, which tarpit delays must stay under (check-rules warns). */
   mtaTimeoutMs: number;
   dns: DnsConfig;
-  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' };
+  /** The status page, /metrics, /healthz and /readyz. */
+  http: HttpConfig;
+  /** observe: every answer is logged and counted as what Floodgate would do, and none is given. */
+  mode: 'enforce' | 'observe';
+  /** auto: text on a terminal, JSON anywhere else. */
+  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' | 'auto' };
 }
 
 /** The resolver DNS list and reverse-DNS rules query. */
@@ -151,12 +157,14 @@ const schema = {
         cache_size: { type: 'integer', minimum: 0 },
       },
     },
+    http: httpSchema,
+    mode: { enum: ['enforce', 'observe'] },
     log: {
       type: 'object',
       additionalProperties: false,
       properties: {
         level: { enum: ['error', 'warn', 'info', 'debug'] },
-        format: { enum: ['json', 'text'] },
+        format: { enum: ['json', 'text', 'auto'] },
       },
     },
   },
@@ -173,7 +181,8 @@ const validate = compileSchema<ConfigFile>(schema);
 
 /** Parses and validates configuration text; throws ConfigError listing every problem. */
 export function parseServiceConfig(text: string, file: string): ServiceConfig {
-  const raw = loadYaml(text, file, validate);
+  const source = file === '(defaults)' ? undefined : new YamlSource(file, text);
+  const raw = source ? source.validated(validate) : {};
   const limits = raw.limits ?? {};
   // Relative paths are relative to the configuration file, not to wherever the service was started.
   const base = file === '(defaults)' ? process.cwd() : dirname(resolve(file));
@@ -208,7 +217,9 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     adminSocket: resolve(stateDir, raw.admin_socket ?? 'admin.sock'),
     mtaTimeoutMs: durationMs(raw.mta_timeout ?? '30s'),
     dns: dnsConfig(raw.dns ?? {}, file),
-    log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' },
+    http: httpConfig(raw.http, source),
+    mode: raw.mode ?? 'enforce',
+    log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'auto' },
   };
   if (config.dns.timeoutMs >= config.mtaTimeoutMs) {
     throw new ConfigError([{ file, line: 0, column: 0, message: `dns.timeout (${config.dns.timeoutMs} ms) must be shorter than mta_timeout (${config.mtaTimeoutMs} ms): the MTA would give up on the milter first` }]);

@@ -82,14 +82,6 @@ export class YamlSource {
 
 type SourceProblemPosition = Omit<SourceProblem, 'message'>;
 
-/**
- * Returns the plain value of the YAML text once it passes the schema; otherwise throws one
- * ConfigError listing every syntax and schema problem with its position.
- */
-export function loadYaml<T>(text: string, file: string, validate: ValidateFunction<T>): T {
-  return new YamlSource(file, text).validated(validate);
-}
-
 /** JSON-pointer segments with their ~1 and ~0 escapes undone. */
 function pathSegments(pointer: string): string[] {
   return pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));

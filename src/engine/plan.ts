@@ -21,20 +21,24 @@ export interface Plan {
   observed: Array<{ rule: Rule; keys: string[] }>;
   /** Enforced rules with their own answer (block-list, tarpit) that matched, in file order. */
   ruleActions: Rule[];
+  /** Every rule that matched, enforced or observed, in file order (counted in metrics). */
+  matched: Rule[];
 }
 
 export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   const byKey = new Map<string, KeyUpdate>();
   const observed: Plan['observed'] = [];
   const ruleActions: Rule[] = [];
+  const matched: Rule[] = [];
   for (const rule of ruleSet.rules) {
     if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
+    matched.push(rule);
     if (rule.ok) {
       if (rule.observe) {
         observed.push({ rule, keys: [] });
         continue;
       }
-      return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions };
+      return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions, matched };
     }
     if (rule.action && !rule.observe) ruleActions.push(rule);
     const keys: string[] = [];
@@ -56,7 +60,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
     }
     if (rule.observe) observed.push({ rule, keys });
   }
-  return { updates: [...byKey.values()], observed, ruleActions };
+  return { updates: [...byKey.values()], observed, ruleActions, matched };
 }
 
 /**

@@ -5,8 +5,8 @@ import { decide, type Outcome } from './decide';
 import { plan, type Plan } from './plan';
 
 export type Evaluation =
-  | { kind: 'allowed'; rule: Rule; observed: Plan['observed'] }
-  | { kind: 'scored'; outcome: Outcome; observed: Plan['observed']; updated: number };
+  | { kind: 'allowed'; rule: Rule; observed: Plan['observed']; matched: Plan['matched'] }
+  | { kind: 'scored'; outcome: Outcome; observed: Plan['observed']; matched: Plan['matched']; updated: number };
 
 export class ScoringEngine {
   constructor(
@@ -18,8 +18,8 @@ export class ScoringEngine {
   /** Throws the store's error (StoreError) when the store fails or times out; the caller applies the policy. */
   async evaluate(facts: Facts): Promise<Evaluation> {
     const planned = plan(this.ruleSet, facts);
-    if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed };
-    if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, updated: 0 };
+    if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed, matched: planned.matched };
+    if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, matched: planned.matched, updated: 0 };
     const now = this.now();
     const scores = await this.store.addMany(
       planned.updates.map((u) => ({ key: u.key, points: u.points, halfLifeMs: u.halfLifeMs, ...(u.cap === undefined ? {} : { cap: u.cap }) })),
@@ -30,7 +30,7 @@ export class ScoringEngine {
       planned.updates.map((update, i) => ({ update, score: scores[i] })),
       planned.ruleActions,
     );
-    return { kind: 'scored', outcome, observed: planned.observed, updated: planned.updates.length };
+    return { kind: 'scored', outcome, observed: planned.observed, matched: planned.matched, updated: planned.updates.length };
   }
 
   deleteKey(key: string): Promise<boolean> {

@@ -4,14 +4,15 @@
 // (logs, alerts, header marks, deleted keys), store-health.ts (on_store_error and its log lines).
 // This file only routes each negotiated event through them.
 import type { Logger } from '../log/logger';
-import type { RuleEvent, ThresholdAction } from '../rules/rule-set';
+import type { Facts, RuleEvent, ThresholdAction } from '../rules/rule-set';
 import type { ConnectionDecision, EomResult, MilterHandler, SessionContext, Verdict } from '../session/handler';
 import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
 import { factsFor, type EventDetail } from './facts';
 import { allowedWithoutLookups } from '../engine/plan';
 import type { ReputationChecks } from '../reputation/reputation-checks';
 import type { AlertSink } from './alerter';
-import { newCounters, type ScoringCounters } from './counters';
+import { answerLogFields, answerRecord } from './answer-record';
+import { UNOBSERVED, type ScoringObserver } from './scoring-observer';
 import { SideActions } from './side-actions';
 import { StoreHealth, type StoreErrorPolicy } from './store-health';
 import { connectionVerdict, needsOf, toVerdict } from './verdicts';
@@ -24,45 +25,59 @@ export interface ScoringHandlerOptions {
   /** DNS lists, reverse DNS and the recipient map, when the rules read them. */
   reputation?: ReputationChecks;
   now?: () => number;
-  /** Counters for metrics; incremented here, exported elsewhere. */
-  counters?: ScoringCounters;
+  /** Told of every answer, rule match, threshold crossing, store failure and alert (metrics, the status page). */
+  observer?: ScoringObserver;
+  /**
+   * `mode: observe`: every answer is logged, recorded and counted as what Floodgate would have done,
+   * and none is given (the MTA hears continue); alerts, header marks and deletions are left undone.
+   */
+  observeOnly?: boolean;
 }
+
+const CONTINUE_ACTION: ThresholdAction = Object.freeze({ kind: 'continue' });
 
 export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const { engine, logger } = options;
   const ruleSet = engine.ruleSet;
-  const counters = options.counters ?? newCounters();
-  const storeHealth = new StoreHealth(logger, options.onStoreError, counters);
-  const sideActions = new SideActions(engine, logger, counters, options.now ?? Date.now, options.alerter);
+  const observer = options.observer ?? UNOBSERVED;
+  const now = options.now ?? Date.now;
+  const observeOnly = options.observeOnly === true;
+  const storeHealth = new StoreHealth(logger, options.onStoreError, observer);
+  const sideActions = new SideActions(engine, logger, observer, now, options.alerter);
   const lookups = options.reputation && !options.reputation.idle ? options.reputation : undefined;
   const needs = needsOf(ruleSet);
+
+  /** The engine's answer with the evaluation behind it, or on_store_error's answer when the store fails. */
+  async function decide(ctx: SessionContext, event: RuleEvent, facts: Facts): Promise<{ action: ThresholdAction; evaluation?: Evaluation }> {
+    let evaluation: Evaluation;
+    try {
+      evaluation = await engine.evaluate(facts);
+    } catch (error) {
+      return { action: storeHealth.failed(ctx.connectionId, error) };
+    }
+    storeHealth.answered(ctx.connectionId, evaluation);
+    for (const rule of evaluation.matched) observer.ruleMatched(rule.name);
+    for (const { rule, keys } of evaluation.observed) {
+      logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }), ...(rule.action ? { would: rule.action.kind } : {}) });
+    }
+    if (evaluation.kind === 'allowed') return { action: { kind: 'ok' }, evaluation };
+    await sideActions.run(ctx, event, facts, evaluation, !observeOnly);
+    return { action: evaluation.outcome.action, evaluation };
+  }
 
   async function evaluate(ctx: SessionContext, event: RuleEvent, detail?: EventDetail): Promise<ThresholdAction> {
     const plain = factsFor(ctx, event, detail);
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
-    let evaluation: Evaluation;
-    counters.evaluations++;
-    try {
-      evaluation = await engine.evaluate(facts);
-    } catch (error) {
-      return storeHealth.failed(ctx.connectionId, error);
-    }
-    storeHealth.answered(ctx.connectionId, evaluation);
-    for (const { rule, keys } of evaluation.observed) {
-      logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }), ...(rule.action ? { would: rule.action.kind } : {}) });
-    }
-    if (evaluation.kind === 'allowed') {
-      logger.info('allow-list', { conn: ctx.connectionId, event, rule: evaluation.rule.name, client: facts.clientIp });
-      return { kind: 'ok' };
-    }
-    await sideActions.run(ctx, event, facts, evaluation);
-    return evaluation.outcome.action;
+    const { action, evaluation } = await decide(ctx, event, facts);
+    if (action.kind === 'continue') return action;
+    const record = answerRecord(ctx, facts, action, evaluation, observeOnly, now());
+    observer.answered(record);
+    logger.info(observeOnly ? 'observe: would answer' : 'answer', answerLogFields(record));
+    return observeOnly ? CONTINUE_ACTION : action;
   }
 
   const onEvent = (event: RuleEvent) => async (ctx: SessionContext, detail?: EventDetail): Promise<Verdict> => {
-    const action = await evaluate(ctx, event, detail);
-    counters.decisions[action.kind] = (counters.decisions[action.kind] ?? 0) + 1;
-    return toVerdict(action, event);
+    return toVerdict(await evaluate(ctx, event, detail), event);
   };
   /**
    * No rule counts this event, but later rules read DNS: start the lookups now, while the MTA goes

@@ -5,7 +5,7 @@ import type { Facts, RuleEvent } from '../rules/rule-set';
 import type { SessionContext } from '../session/handler';
 import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
 import type { AlertSink } from './alerter';
-import type { ScoringCounters } from './counters';
+import type { ScoringObserver } from './scoring-observer';
 
 type Scored = Extract<Evaluation, { kind: 'scored' }>;
 
@@ -21,12 +21,13 @@ export class SideActions {
   constructor(
     private readonly engine: ScoringEngine,
     private readonly logger: Logger,
-    private readonly counters: ScoringCounters,
+    private readonly observer: ScoringObserver,
     private readonly now: () => number,
     private readonly alerter?: AlertSink,
   ) {}
 
-  async run(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Scored): Promise<void> {
+  /** With `enforcing` false (mode: observe) only the log lines are written: no alert, mark or deletion. */
+  async run(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Scored, enforcing: boolean): Promise<void> {
     const conn = ctx.connectionId;
     for (const rule of evaluation.outcome.rules) {
       this.logger.info('rule answer', { conn, event, rule: rule.name, action: rule.action?.kind, client: facts.clientIp, ...reputationFields(facts) });
@@ -34,14 +35,16 @@ export class SideActions {
     for (const reason of evaluation.outcome.reasons) {
       const t = reason.threshold;
       const action = t.action.kind;
+      this.observer.thresholdCrossed(reason.keyClass, action, t.observe);
       if (t.log || t.observe) {
         this.logger.info(t.observe ? 'observe: threshold' : 'threshold', {
           conn, event, key: reason.key, score: round(reason.score), rules: reason.rules, action, ...(t.observe ? { observe: true } : {}), ...reputationFields(facts),
         });
       }
-      if (t.observe) continue;
-      if (t.mail && this.alerter?.alert({ key: reason.key, score: reason.score, action, rules: reason.rules, client: facts.clientIp, sender: facts.sender }, this.now())) {
-        this.counters.alertsSent++;
+      if (t.observe || !enforcing) continue;
+      if (t.mail && this.alerter) {
+        const sent = this.alerter.alert({ key: reason.key, score: reason.score, action, rules: reason.rules, client: facts.clientIp, sender: facts.sender }, this.now());
+        this.observer.alerted(sent ? 'sent' : 'cooldown');
       }
       if (t.header && ctx.message) this.mark(ctx, ctx.message.index, { kind: 'addHeader', name: t.header.name, value: t.header.value });
       if (t.delete) await this.engine.deleteKey(reason.key);

@@ -2,7 +2,7 @@
 import type { Logger } from '../log/logger';
 import type { ThresholdAction } from '../rules/rule-set';
 import type { Evaluation } from '../engine/scoring-engine';
-import type { ScoringCounters } from './counters';
+import type { ScoringObserver } from './scoring-observer';
 
 export type StoreErrorPolicy = 'tempfail' | 'accept';
 
@@ -12,7 +12,7 @@ export class StoreHealth {
   constructor(
     private readonly logger: Logger,
     private readonly policy: StoreErrorPolicy,
-    private readonly counters: ScoringCounters,
+    private readonly observer: ScoringObserver,
   ) {}
 
   /** An evaluation came back; only one that reached the store proves it answers again (an allow-list hit does not). */
@@ -24,7 +24,7 @@ export class StoreHealth {
 
   /** The store failed this evaluation: the answer on_store_error gives. */
   failed(connectionId: string, error: unknown): ThresholdAction {
-    this.counters.storeErrors++;
+    this.observer.storeFailed();
     // Logged once per change of state, not once per message: an outage must not flood the log.
     if (this.healthy) {
       this.healthy = false;

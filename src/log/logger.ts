@@ -4,9 +4,11 @@ import winston from 'winston';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type Logger = winston.Logger;
 
-export function createLogger(level: LogLevel, format: 'json' | 'text', stream: NodeJS.WritableStream = process.stderr): Logger {
+/** `auto`: text on a terminal, where a person reads it; JSON anywhere else, where a program does. */
+export function createLogger(level: LogLevel, format: 'json' | 'text' | 'auto', stream: NodeJS.WritableStream = process.stderr): Logger {
+  const json = format === 'json' || (format === 'auto' && (stream as { isTTY?: boolean }).isTTY !== true);
   const lineFormat =
-    format === 'json'
+    json
       ? winston.format.combine(winston.format.timestamp(), winston.format.json())
       : winston.format.printf(({ level: lvl, message, ...fields }) => {
           // journald adds its own timestamp; keep the line to level, message and key=value fields.

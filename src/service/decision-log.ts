@@ -1,4 +1,4 @@
-// Turns session and server events into log lines: one per decision, one per protocol error.
+// Turns session and server events into log lines: each answer sent (debug), each protocol error.
 import type { FloodgateError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Decision, SessionContext } from '../session/handler';
@@ -6,7 +6,7 @@ import type { DecisionStage, HandlerStage } from '../session/session';
 import type { ServerEvents } from '../server/milter-server';
 
 export function decisionLog(logger: Logger): ServerEvents {
-  // Continue is the common answer; build its line only when debug is on (it is on the hot path).
+  // Build a decision's line only when debug is on (it is on the hot path).
   // Compared by hand: winston's isDebugEnabled() builds arrays and a closure per call (3.6 % of all the
   // bytes allocated per session, measured); our one transport has no level of its own to consult.
   const debugEnabled = () => logger.levels[logger.level]! >= logger.levels.debug!;
@@ -20,10 +20,11 @@ export function decisionLog(logger: Logger): ServerEvents {
         answer: { version: answer.version, actions: hex(answer.actions), protocol: hex(answer.protocol) },
       });
     },
+    // The handler's "answer" line (info) says what was decided and why; this one, what the session
+    // sent and after how long a delay, is for debugging an MTA.
     decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number) {
-      const routine = (verdict.kind === 'continue' || verdict.kind === 'skip') && delayMs === 0;
-      if (routine && !debugEnabled()) return;
-      logger.log(routine ? 'debug' : 'info', 'decision', {
+      if (!debugEnabled()) return;
+      logger.debug('decision', {
         conn: ctx.connectionId,
         stage,
         verdict: verdict.kind,

@@ -4,7 +4,6 @@ import type { ServiceConfig } from '../config/service-config';
 import type { Logger } from '../log/logger';
 import { AdminServer } from '../admin/admin-server';
 import { Alerter } from '../handler/alerter';
-import { newCounters } from '../handler/counters';
 import { scoringHandler } from '../handler/scoring-handler';
 import { ScoringEngine } from '../engine/scoring-engine';
 import { limitMallocArenas } from '../native/malloc';
@@ -32,7 +31,6 @@ const MALLOC_ARENAS = 2;
 
 /** Starts everything; the store stays open across SIGHUP reloads, rules and alerts are rebuilt. */
 export async function startFloodgate(options: ScoringServiceOptions): Promise<RunningFloodgate> {
-  const counters = newCounters();
   let store: ScoreStore | undefined;
   let alerter: Alerter | undefined;
   let admin: AdminServer | undefined;
@@ -48,7 +46,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
     alerter?.close();
     alerter = ruleSet.alert ? new Alerter(ruleSet.alert, (error, alert) => logger.error('alert mail failed', { key: alert.key, error: error.message })) : undefined;
     logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events] });
-    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, counters });
+    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, observeOnly: config.mode === 'observe' });
   };
 
   const service = await FloodgateService.start({

@@ -38,7 +38,9 @@ const DEFAULTS = {
   adminSocket: join(process.cwd(), 'state', 'admin.sock'),
   mtaTimeoutMs: 30_000,
   dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
-  log: { level: 'info', format: 'json' },
+  http: { listen: { kind: 'tcp', host: '127.0.0.1', port: 8899 }, auth: undefined },
+  mode: 'enforce',
+  log: { level: 'info', format: 'auto' },
 };
 
 describe('defaults', () => {
@@ -79,6 +81,8 @@ describe('values', () => {
     'on_store_error: tempfail',
     'admin_socket: ctl.sock',
     'mta_timeout: 10s',
+    'http: {listen: "[::1]:9000"}',
+    'mode: observe',
     'log: {level: debug, format: text}',
   ].join('\n');
 
@@ -105,6 +109,8 @@ describe('values', () => {
       adminSocket: '/var/lib/floodgate/ctl.sock',
       mtaTimeoutMs: 10_000,
       dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
+      http: { listen: { kind: 'tcp', host: '::1', port: 9000 }, auth: undefined },
+      mode: 'observe',
       log: { level: 'debug', format: 'text' },
     });
   });
@@ -159,7 +165,7 @@ describe('problems, each with file:line:column', () => {
   });
 
   test('a bad enum value names the allowed values', () => {
-    expect(problems('log:\n  format: xml\n')).toEqual([{ file: 'floodgate.yml', line: 2, column: 11, message: 'log.format must be one of "json", "text"' }]);
+    expect(problems('log:\n  format: xml\n')).toEqual([{ file: 'floodgate.yml', line: 2, column: 11, message: 'log.format must be one of "json", "text", "auto"' }]);
   });
 
   test('a wrong type points at the value', () => {

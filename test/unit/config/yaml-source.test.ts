@@ -1,6 +1,6 @@
-// loadYaml: schema problems located in the source text (maps, sequences, odd keys), syntax errors first.
+// YamlSource.validated: schema problems located in the source text (maps, sequences, odd keys), syntax errors first.
 import { ConfigError, formatProblem, type SourceProblem } from '../../../src/config/errors';
-import { compileSchema, loadYaml } from '../../../src/config/yaml-source';
+import { compileSchema, YamlSource } from '../../../src/config/yaml-source';
 
 interface Doc {
   name: string;
@@ -29,7 +29,7 @@ const validate = compileSchema<Doc>({
 
 function problems(text: string): SourceProblem[] {
   try {
-    loadYaml(text, 'doc.yml', validate);
+    new YamlSource('doc.yml', text).validated(validate);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return [...(error as ConfigError).problems];
@@ -37,9 +37,9 @@ function problems(text: string): SourceProblem[] {
   throw new Error('accepted');
 }
 
-describe('loadYaml', () => {
+describe('YamlSource.validated', () => {
   test('returns the plain value of a valid document', () => {
-    expect(loadYaml('name: x\nitems:\n  - id: 1\n    tags: [a, b]\n', 'doc.yml', validate)).toEqual({ name: 'x', items: [{ id: 1, tags: ['a', 'b'] }] });
+    expect(new YamlSource('doc.yml', 'name: x\nitems:\n  - id: 1\n    tags: [a, b]\n').validated(validate)).toEqual({ name: 'x', items: [{ id: 1, tags: ['a', 'b'] }] });
   });
 
   test('a missing required field is reported at its parent map', () => {

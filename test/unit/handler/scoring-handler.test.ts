@@ -1,6 +1,6 @@
-// The scoring handler's policies: store outage answers, once-per-change logging, header marks, negotiation needs.
+// The scoring handler: store outage answers, once-per-change logging, header marks, negotiation needs, answer records, observe mode.
 import { Action } from '../../../src/milter/constants';
-import { newCounters } from '../../../src/handler/counters';
+import { recordingObserver } from '../../support/recording-observer';
 import { scoringHandler } from '../../../src/handler/scoring-handler';
 import { ScoringEngine } from '../../../src/engine/scoring-engine';
 import { parseRuleSet } from '../../../src/rules/loader';
@@ -67,10 +67,10 @@ test.each([
   });
   const { lines, logger, expectWarnings } = captureLog();
   expectWarnings('score store failed, applying on_store_error', 'score store answers again');
-  const counters = newCounters();
-  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), flaky), logger, onStoreError: policy, counters });
+  const observer = recordingObserver();
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), flaky), logger, onStoreError: policy, observer });
   for (let i = 0; i < 5; i++) expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: expected });
-  expect(counters.storeErrors).toBe(5);
+  expect(observer.storeFailures).toBe(5);
   down = false;
   expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'continue' });
   await new Promise((r) => setImmediate(r));
@@ -90,4 +90,77 @@ test('delete removes the key once its threshold acted; log names key, score and 
   await new Promise((r) => setImmediate(r));
   const threshold = lines.find((l) => l.message === 'threshold' && l.action === 'tempfail');
   expect(threshold).toMatchObject({ key: 'ip:192.0.2.9', score: 4, rules: ['per-recipient'] });
+});
+
+const ANSWERS = `
+alert: { relay: "127.0.0.1:1", from: fg@example.org, to: [pm@example.org] }
+keys:
+  ip: { half_life: 10m }
+rules:
+  - name: trusted
+    on: rcpt
+    when: { sender: { equals: friend@example.org } }
+    ok: true
+  - name: per-recipient
+    on: rcpt
+    add: { ip: 1 }
+thresholds:
+  ip:
+    - above: 1
+      reject: { code: 550, ext: 5.7.1, text: Too many recipients }
+      mail: true
+`;
+
+function withQueueId(sender: string): SessionContext {
+  return { ...ctx(), message: { ...ctx().message!, sender }, macro: (name) => (name === 'i' ? '4Xy1Z2abcD' : undefined) };
+}
+
+test('every answer other than continue is recorded and logged with the queue id, client, envelope, rule, key and score', async () => {
+  const observer = recordingObserver();
+  const log = captureLog();
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(ANSWERS, 'r.yml'), new MemoryStore()), logger: log.logger, onStoreError: 'accept', observer, now: () => 1_700_000_000_000 });
+  expect(await handler.rcpt!(withQueueId('<a@example.org>'), '<x@example.com>', [])).toEqual({ kind: 'continue' });
+  expect(observer.answers).toEqual([]);
+  expect(await handler.rcpt!(withQueueId('<a@example.org>'), '<y@example.com>', [])).toMatchObject({ kind: 'reject' });
+  expect(await handler.rcpt!(withQueueId('<friend@example.org>'), '<z@example.com>', [])).toEqual({ kind: 'accept' });
+  expect(observer.answers).toEqual([
+    {
+      time: 1_700_000_000_000, conn: 'c1', event: 'rcpt', answer: 'reject', would: false, reply: '550 5.7.1 Too many recipients', queueId: '4Xy1Z2abcD',
+      clientIp: '192.0.2.9', helo: 'pc', sender: 'a@example.org', recipient: 'y@example.com', rule: 'per-recipient', keyClass: 'ip', key: 'ip:192.0.2.9', score: 2,
+    },
+    { time: 1_700_000_000_000, conn: 'c1', event: 'rcpt', answer: 'ok', would: false, queueId: '4Xy1Z2abcD', clientIp: '192.0.2.9', helo: 'pc', sender: 'friend@example.org', recipient: 'z@example.com', rule: 'trusted' },
+  ]);
+  expect(observer.rules).toEqual(['per-recipient', 'per-recipient', 'trusted']);
+  expect(observer.thresholds).toEqual([{ keyClass: 'ip', answer: 'reject', observe: false }]);
+  const answerLines = log.lines.filter((l) => l.message === 'answer');
+  expect(answerLines[0]).toMatchObject({ level: 'info', conn: 'c1', queue_id: '4Xy1Z2abcD', event: 'rcpt', answer: 'reject', client: '192.0.2.9', helo: 'pc', from: 'a@example.org', to: 'y@example.com', rule: 'per-recipient', key: 'ip:192.0.2.9', score: 2 });
+  expect(answerLines[1]).toMatchObject({ answer: 'ok', rule: 'trusted' });
+});
+
+test('mode: observe answers continue, records and logs what it would have done, and sends no alert', async () => {
+  const observer = recordingObserver();
+  const log = captureLog();
+  const alerts: unknown[] = [];
+  const handler = scoringHandler({
+    engine: new ScoringEngine(parseRuleSet(ANSWERS, 'r.yml'), new MemoryStore()), logger: log.logger, onStoreError: 'accept', observer, observeOnly: true,
+    alerter: { alert: (a) => alerts.push(a) > 0 },
+  });
+  for (const rcpt of ['<x@example.com>', '<y@example.com>']) expect(await handler.rcpt!(withQueueId('<a@example.org>'), rcpt, [])).toEqual({ kind: 'continue' });
+  expect(await handler.rcpt!(withQueueId('<friend@example.org>'), '<z@example.com>', [])).toEqual({ kind: 'continue' });
+  expect(observer.answers.map((a) => [a.answer, a.would])).toEqual([['reject', true], ['ok', true]]);
+  expect(log.lines.filter((l) => l.message === 'observe: would answer').map((l) => l.answer)).toEqual(['reject', 'ok']);
+  expect(log.lines.filter((l) => l.message === 'answer')).toEqual([]);
+  expect(alerts).toEqual([]);
+});
+
+test('a store failure answered by on_store_error is an answer with no rule', async () => {
+  const observer = recordingObserver();
+  const log = captureLog();
+  log.expectWarnings('score store failed, applying on_store_error');
+  const broken = Object.assign(Object.create(new MemoryStore()) as MemoryStore, { addMany: () => Promise.reject(new StoreError('down')) });
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(ANSWERS, 'r.yml'), broken), logger: log.logger, onStoreError: 'tempfail', observer });
+  expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'tempfail' });
+  expect(observer.answers).toEqual([expect.objectContaining({ answer: 'tempfail', would: false, recipient: 'x@example.com' })]);
+  expect(observer.answers[0]!.rule).toBeUndefined();
+  expect(observer.storeFailures).toBe(1);
 });

@@ -1,6 +1,6 @@
 // StoreHealth: on_store_error's answer, and one log line per change of state however long the outage.
 import type { Evaluation } from '../../../src/engine/scoring-engine';
-import { newCounters } from '../../../src/handler/counters';
+import { recordingObserver } from '../../support/recording-observer';
 import { StoreHealth } from '../../../src/handler/store-health';
 import { StoreError } from '../../../src/store/score-store';
 import { captureLog } from '../../support/log-capture';
@@ -15,19 +15,19 @@ test.each([
   ['accept', { kind: 'continue' }],
   ['tempfail', { kind: 'tempfail' }],
 ] as const)('on_store_error: %s answers %j and counts every failure', (policy, answer) => {
-  const counters = newCounters();
+  const observer = recordingObserver();
   const log = captureLog();
   log.expectWarnings(OUTAGE);
-  const health = new StoreHealth(log.logger, policy, counters);
+  const health = new StoreHealth(log.logger, policy, observer);
   expect(health.failed('c1', new StoreError('down'))).toEqual(answer);
   expect(health.failed('c2', new StoreError('down'))).toEqual(answer);
-  expect(counters.storeErrors).toBe(2);
+  expect(observer.storeFailures).toBe(2);
 });
 
 test('logs the failure once and the recovery once; only a scored evaluation that updated keys proves recovery', () => {
   const { lines, logger, expectWarnings } = captureLog();
   expectWarnings(OUTAGE, RECOVERY);
-  const health = new StoreHealth(logger, 'accept', newCounters());
+  const health = new StoreHealth(logger, 'accept', recordingObserver());
   health.answered('c0', scored(2)); // healthy already: nothing to say
   for (let i = 0; i < 5; i++) health.failed(`c${i}`, new StoreError('down'));
   health.answered('c6', allowed);

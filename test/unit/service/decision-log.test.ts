@@ -1,4 +1,4 @@
-// decisionLog: one line per decision that matters, routine answers only at debug level (also after a level change).
+// decisionLog: what the session sent, at debug level only (also after a level change).
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../../src/log/logger';
 import { decisionLog } from '../../../src/service/decision-log';
@@ -16,15 +16,18 @@ const ctx = { connectionId: 'c1', connect: { address: '192.0.2.7' } } as unknown
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('decisionLog', () => {
-  test('at info, a continue is not logged; a reject and a delayed continue are', async () => {
-    const { events, lines } = setUp('info');
-    events.decision(ctx, 'rcpt', { kind: 'continue' }, 0);
+  test('at info no decision is logged (the handler logs answers); at debug a reject and a delayed continue are, with what was sent', async () => {
+    const quiet = setUp('info');
+    quiet.events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0);
+    await flush();
+    expect(quiet.lines).toEqual([]);
+    const { events, lines } = setUp('debug');
     events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0);
     events.decision(ctx, 'mail', { kind: 'continue' }, 1500);
     await flush();
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
-      expect.objectContaining({ level: 'info', message: 'decision', stage: 'rcpt', verdict: 'reject', reply: '550 5.7.1', client: '192.0.2.7' }),
-      expect.objectContaining({ level: 'info', stage: 'mail', verdict: 'continue', delay_ms: 1500 }),
+      expect.objectContaining({ level: 'debug', message: 'decision', stage: 'rcpt', verdict: 'reject', reply: '550 5.7.1', client: '192.0.2.7' }),
+      expect.objectContaining({ level: 'debug', stage: 'mail', verdict: 'continue', delay_ms: 1500 }),
     ]);
   });
 
