@@ -5,8 +5,11 @@
 //
 //   cli                                   the `floodgate` command
 //   service                               wires the rest together: config, store, sockets, handler
-//   admin, server, handler                admin socket; milter sockets and deadlines; the product's
-//                                         milter handler (sessions -> engine -> side effects)
+//   admin, http                           how an operator reaches the running service: the admin
+//                                         socket; the status page, its API and /metrics
+//   ops                                   what the operator sees: metrics, activity, status, top keys
+//   server, handler                       milter sockets and deadlines; the product's milter handler
+//                                         (sessions -> engine -> side effects)
 //   session, engine, reputation           one milter connection's state; scoring (pure: no sockets,
 //                                         no logger, no sessions); DNS-list and recipient lookups
 //   milter, rules, store, dns,            the codec (pure, over Buffers); rule loading; score stores;
@@ -17,7 +20,9 @@
 const LAYERS = [
   ['cli'],
   ['service'],
-  ['admin', 'server', 'handler'],
+  ['admin', 'http'],
+  ['ops'],
+  ['server', 'handler'],
   ['session', 'engine', 'reputation'],
   ['milter', 'rules', 'store', 'dns', 'recipients', 'config', 'log', 'native'],
   ['net', 'errors'],

@@ -35,6 +35,12 @@ command -v python3 >/dev/null 2>&1 || need+=(python3-minimal)
 # The soak test's load generator (bench/milter-load/*.c) is compiled on the spot.
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
+# Operations (issue 15): promtool checks the /metrics text, headless Chromium (driven by
+# playwright-core, never a downloaded browser) loads the status page, fail2ban-regex runs the
+# shipped filter over real log lines.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v fail2ban-regex >/dev/null 2>&1 || need+=(fail2ban)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.

@@ -146,15 +146,17 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
     .replace(/^listen: .*$/m, `listen: ${listen}`)
     .replace(/^state_dir: .*$/m, `state_dir: ${stateDir}`)
     // Postfix's smtpd runs as user postfix; the bench does not chown the socket, so it opens it to all.
-    .replace(/^(\s+mode: )"0660"/m, '$1"0666"');
+    .replace(/^(\s+mode: )"0660"/m, '$1"0666"')
+    // Several instances run side by side: no status page unless a run asks for one (extra).
+    .replace(/^(\s+listen: )127\.0\.0\.1:8899\b/m, '$1"off"');
   if (memoryStore) replaced = replaced.replace(/^(\s+backend: )level\b/m, '$1memory');
   if (sweepInterval !== undefined) {
     if (!/^\s+sweep_interval: /m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the sweep_interval line the bench replaces`);
     replaced = replaced.replace(/^(\s+sweep_interval: )\S+/m, `$1${sweepInterval}`);
   }
   if (memoryStore && !/^\s+backend: memory/m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the store backend line the bench replaces`);
-  if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`)) {
-    throw new Error(`${SHIPPED_CONFIG} no longer has the listen and state_dir lines the bench replaces`);
+  if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`) || !replaced.includes('listen: "off"')) {
+    throw new Error(`${SHIPPED_CONFIG} no longer has the listen, http.listen and state_dir lines the bench replaces`);
   }
   return `${replaced}\nrules: ${rules}\n${extra}\n`;
 }

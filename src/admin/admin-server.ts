@@ -1,9 +1,17 @@
-// The service's local admin socket: how `floodgate scores` reaches the live store (LevelDB has one writer).
+// The service's local admin socket: how `floodgate scores`, `status` and `reload` reach the running service (LevelDB has one writer).
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ScoreStore } from '../store/score-store';
-import { MAX_REQUEST_BYTES, parseRequest, type AdminResponse } from './admin-protocol';
-import { runAdminRequest } from './score-commands';
+import type { StatusReport } from '../ops/status-report';
+import { MAX_REQUEST_BYTES, parseRequest, type AdminResponse, type ReloadResult } from './admin-protocol';
+import { runScoreRequest } from './score-commands';
+
+/** What the service itself answers, besides the store's scores. */
+export interface AdminServiceHooks {
+  onReset(key: string, existed: boolean): void;
+  status(): Promise<StatusReport>;
+  reload(): Promise<ReloadResult>;
+}
 
 export class AdminServer {
   private server: Server | undefined;
@@ -11,7 +19,7 @@ export class AdminServer {
   constructor(
     private readonly path: string,
     private readonly store: ScoreStore,
-    private readonly onReset: (key: string, existed: boolean) => void,
+    private readonly hooks: AdminServiceHooks,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -59,8 +67,10 @@ export class AdminServer {
   private async answer(line: string): Promise<AdminResponse> {
     try {
       const request = parseRequest(line);
-      const response = await runAdminRequest(this.store, request, this.now());
-      if (request.op === 'reset' && response.ok) this.onReset(request.key, response.result === true);
+      if (request.op === 'status') return { ok: true, result: await this.hooks.status() };
+      if (request.op === 'reload') return { ok: true, result: await this.hooks.reload() };
+      const response = await runScoreRequest(this.store, request, this.now());
+      if (request.op === 'reset' && response.ok) this.hooks.onReset(request.key, response.result === true);
       return response;
     } catch (error) {
       return { ok: false, error: (error as Error).message };

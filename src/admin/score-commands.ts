@@ -1,8 +1,9 @@
 // Executes admin requests against a score store; used by the admin socket and by the CLI directly.
 import type { ScoreRecord, ScoreStore } from '../store/score-store';
-import type { AdminRequest, AdminResponse, ScoreView } from './admin-protocol';
+import type { AdminResponse, ScoreRequest, ScoreView } from './admin-protocol';
 
-export async function runAdminRequest(store: ScoreStore, request: AdminRequest, now: number): Promise<AdminResponse> {
+/** The score requests; `status` and `reload` are the running service's own (AdminServer). */
+export async function runScoreRequest(store: ScoreStore, request: ScoreRequest, now: number): Promise<AdminResponse> {
   switch (request.op) {
     case 'top':
       return { ok: true, result: (await store.top(request.n, now, request.prefix)).map(view) };

@@ -25,13 +25,16 @@ import { simulate } from './simulate';
 
 const PACKAGE_ROOT = join(__dirname, '..', '..');
 const SHIPPED_RULES = join(PACKAGE_ROOT, 'rules', 'default.yml');
+/** The status page's files, built beside the compiled code (scripts/build-web.js). */
+const WEB_DIR = join(__dirname, '..', 'web');
 
 export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, UNAVAILABLE: 69, CONFIG: 78 } as const;
 
 const HELP = `Usage: floodgate <command> [options]
 
 Commands:
-  run                              start the milter service
+  run [--observe]                  start the milter service (--observe: log and count every
+                                   answer as what Floodgate would do, give none)
   check-rules [FILE] [--strict]    validate a rules file (default: the configured one)
   scores top [--class C] [-n N]    highest scores (C: ip, network, sender, ip+sender, ...)
   scores show KEY                  one key's score, e.g. ip:192.0.2.7
@@ -55,6 +58,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
   strict: { type: 'boolean' },
+  observe: { type: 'boolean' },
   class: { type: 'string' },
   n: { type: 'string', short: 'n' },
   ip: { type: 'string' },
@@ -90,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
-        return rest.length > 0 ? usage(`unexpected ${rest.join(' ')}`) : await run(configFile);
+        return rest.length > 0 ? usage(`unexpected ${rest.join(' ')}`) : await run(configFile, values.observe ?? false);
       case 'check-rules': {
         if (rest.length > 1) return usage('check-rules takes one file');
         const config = loadServiceConfig(configFile);
@@ -118,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function run(configFile: string | undefined): Promise<number> {
+async function run(configFile: string | undefined, observe: boolean): Promise<number> {
   // Handlers first: a SIGHUP or SIGTERM that arrives while the service starts (a tester or
   // systemd reacting to the "listening" line) must not kill the process with Node's default action.
   let running: RunningFloodgate | undefined;
@@ -146,7 +150,7 @@ async function run(configFile: string | undefined): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  running = await startFloodgate({ configFile, defaultRulesFile: SHIPPED_RULES });
+  running = await startFloodgate({ configFile, defaultRulesFile: SHIPPED_RULES, webDir: WEB_DIR, version: packageVersion(), observe });
   const log = running.service.log;
   // Under systemd (Type=notify): READY=1 once the milter socket accepts, watchdog pings from the
   // event loop, RELOADING=1/READY=1 around a reload, STOPPING=1 on shutdown. No-op without NOTIFY_SOCKET.

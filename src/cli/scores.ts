@@ -1,13 +1,13 @@
 // `floodgate scores top|show|reset`: through the running service's admin socket, else the store itself.
 import type { ServiceConfig } from '../config/service-config';
 import { adminRequest, AdminUnavailableError } from '../admin/admin-client';
-import type { AdminRequest, AdminResponse, ScoreView } from '../admin/admin-protocol';
-import { runAdminRequest } from '../admin/score-commands';
+import type { AdminResponse, ScoreRequest, ScoreView } from '../admin/admin-protocol';
+import { runScoreRequest } from '../admin/score-commands';
 import { openStore } from '../service/open-store';
 
 export const SCORES_USAGE = `Usage: floodgate scores top [--class CLASS] [-n N] | show KEY | reset KEY`;
 
-export function scoresRequest(args: string[], options: { class?: string; n?: string }): AdminRequest | undefined {
+export function scoresRequest(args: string[], options: { class?: string; n?: string }): ScoreRequest | undefined {
   const [verb, key, ...rest] = args;
   if (rest.length > 0) return undefined;
   if (verb === 'top' && key === undefined) {
@@ -23,7 +23,7 @@ export function scoresRequest(args: string[], options: { class?: string; n?: str
  * Asks the live service first. When no service answers, opens the store directly: LevelDB allows
  * one process at a time, so this works only while the service is stopped (and says so otherwise).
  */
-export async function runScores(config: ServiceConfig, request: AdminRequest, out: NodeJS.WritableStream): Promise<AdminResponse> {
+export async function runScores(config: ServiceConfig, request: ScoreRequest, out: NodeJS.WritableStream): Promise<AdminResponse> {
   let response: AdminResponse;
   try {
     response = await adminRequest(config.adminSocket, request);
@@ -31,17 +31,17 @@ export async function runScores(config: ServiceConfig, request: AdminRequest, ou
     if (!(error instanceof AdminUnavailableError) || config.storeBackend === 'memory') throw error;
     const store = await openStore(config);
     try {
-      response = await runAdminRequest(store, request, Date.now());
+      response = await runScoreRequest(store, request, Date.now());
     } finally {
       await store.close();
     }
   }
   if (!response.ok) return response;
-  out.write(render(request, response.result));
+  out.write(render(request, response.result as ScoreView[] | ScoreView | null | boolean));
   return response;
 }
 
-function render(request: AdminRequest, result: ScoreView[] | ScoreView | null | boolean): string {
+function render(request: ScoreRequest, result: ScoreView[] | ScoreView | null | boolean): string {
   if (request.op === 'reset') return result ? `reset ${request.key}\n` : `${request.key}: no such key (nothing to reset)\n`;
   if (result === null) return `${(request as { key: string }).key}: no score\n`;
   const rows = Array.isArray(result) ? result : [result as ScoreView];

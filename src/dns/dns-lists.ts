@@ -42,6 +42,17 @@ export interface DnsListCheckerOptions {
   disableAfter?: number;
   /** How long a disabled list is left alone before it is asked again. */
   disableForMs?: number;
+  /** Each list's result of each check (metrics count them). */
+  onResult?: (result: DnsListResult) => void;
+}
+
+/** One list's state, for the status page. */
+export interface DnsListState {
+  name: string;
+  zone: string;
+  disabled: boolean;
+  /** Why it was disabled, while it is. */
+  reason?: string;
 }
 
 /**
@@ -98,6 +109,8 @@ interface ListState {
   disabledUntil: number;
   /** Set while disabled and until a correct answer re-enables it. */
   distrusted: boolean;
+  /** Why it was last disabled. */
+  reason?: string;
 }
 
 export class DnsListChecker {
@@ -105,6 +118,7 @@ export class DnsListChecker {
   private readonly now: () => number;
   private readonly disableAfter: number;
   private readonly disableForMs: number;
+  private readonly onResult: ((result: DnsListResult) => void) | undefined;
 
   constructor(
     private readonly resolver: DnsLookup,
@@ -116,6 +130,15 @@ export class DnsListChecker {
     this.now = options.now ?? Date.now;
     this.disableAfter = Math.max(1, options.disableAfter ?? DEFAULT_DISABLE_AFTER);
     this.disableForMs = options.disableForMs ?? DEFAULT_DISABLE_FOR_MS;
+    this.onResult = options.onResult;
+  }
+
+  states(): DnsListState[] {
+    const now = this.now();
+    return this.lists.map((list) => {
+      const disabled = list.disabledUntil > now;
+      return { name: list.spec.name, zone: list.zone, disabled, ...(disabled && list.reason ? { reason: list.reason } : {}) };
+    });
   }
 
   /** DNSBL/DNSWL lookups of a client address (IPv4 reversed, IPv6 as nibbles); no lists asked for a non-address. */
@@ -143,6 +166,7 @@ export class DnsListChecker {
           });
     try {
       const results = await Promise.all(this.lists.map((list) => this.checkOne(list, prefix, expired)));
+      if (this.onResult) for (const r of results) this.onResult(r);
       return { score: results.reduce((sum, r) => sum + r.weight, 0), results };
     } finally {
       clearTimeout(timer);
@@ -214,6 +238,7 @@ export class DnsListChecker {
     list.wrongNames.clear();
     list.disabledUntil = now + this.disableForMs;
     list.distrusted = true;
+    list.reason = reason;
     this.onEvent({ kind: 'disabled', name: list.spec.name, zone: list.zone, reason, forMs: this.disableForMs });
   }
 }

@@ -62,6 +62,8 @@ export interface DnsBackend {
 export interface CachingResolverOptions {
   now?: () => number;
   backend?: DnsBackend;
+  /** Each lookup, answered from the cache or not (the cache hit ratio of /metrics). */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 type Outcome = DnsOutcome<string[]>;
@@ -81,10 +83,12 @@ export class CachingResolver implements DnsLookup {
   private readonly inFlight = new Map<string, Promise<Outcome>>();
   private readonly guardMs: number;
   private closed = false;
+  private readonly onCacheLookup: ((hit: boolean) => void) | undefined;
 
   constructor(settings: Partial<DnsSettings> = {}, options: CachingResolverOptions = {}) {
     this.settings = Object.freeze({ ...DEFAULT_DNS_SETTINGS, ...settings });
     this.now = options.now ?? Date.now;
+    this.onCacheLookup = options.onCacheLookup;
     this.backend = options.backend ?? new dns.Resolver({ timeout: this.settings.timeoutMs, tries: this.settings.tries });
     if (this.settings.servers !== undefined) this.backend.setServers(this.settings.servers);
     // c-ares always ends a query (ETIMEOUT), but a query that never settled would pin its name in
@@ -129,6 +133,7 @@ export class CachingResolver implements DnsLookup {
     if (this.closed) return Promise.resolve({ kind: 'error', code: 'ECANCELLED' });
     const key = `${type} ${name}`;
     const cached = this.cached(key);
+    this.onCacheLookup?.(cached !== undefined);
     if (cached !== undefined) return Promise.resolve(cached);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) return pending;

@@ -1,6 +1,6 @@
 // Looks up what rules read beyond the envelope (DNS lists, reverse DNS, the recipient map) and adds it to the facts.
 import type { CachingResolver } from '../dns/resolver';
-import { DnsListChecker, type DnsListEvent, type DnsListReport } from '../dns/dns-lists';
+import { DnsListChecker, type DnsListEvent, type DnsListReport, type DnsListResult, type DnsListState } from '../dns/dns-lists';
 import { checkReverseDns, DEFAULT_DYNAMIC_PTR_PATTERNS, type ReverseDnsReport } from '../dns/reverse-dns';
 import type { RecipientMap } from '../recipients/recipient-map';
 import type { Facts, ListingFacts, ReputationFact, ReputationSettings } from '../rules/rule-set';
@@ -15,6 +15,8 @@ export interface ReputationChecksOptions {
   deadlineMs: number;
   /** A list disabled or re-enabled for answering wrongly. */
   onListEvent?: (event: DnsListEvent) => void;
+  /** Each list's result of each check. */
+  onListResult?: (kind: 'dnsbl' | 'rhsbl', result: DnsListResult) => void;
 }
 
 /** What one connection looked up; every promise resolves (by its deadline), none rejects. */
@@ -33,12 +35,18 @@ export class ReputationChecks {
   private readonly sessions = new WeakMap<SessionContext, SessionLookups>();
 
   constructor(private readonly options: ReputationChecksOptions) {
-    const { settings, resolver, onListEvent } = options;
-    if (settings.dnsbl.length > 0) this.dnsbl = new DnsListChecker(resolver, settings.dnsbl, onListEvent);
-    if (settings.rhsbl.length > 0) this.rhsbl = new DnsListChecker(resolver, settings.rhsbl, onListEvent);
+    const { settings, resolver, onListEvent, onListResult } = options;
+    const counted = (kind: 'dnsbl' | 'rhsbl') => (onListResult ? { onResult: (result: DnsListResult) => onListResult(kind, result) } : {});
+    if (settings.dnsbl.length > 0) this.dnsbl = new DnsListChecker(resolver, settings.dnsbl, onListEvent, counted('dnsbl'));
+    if (settings.rhsbl.length > 0) this.rhsbl = new DnsListChecker(resolver, settings.rhsbl, onListEvent, counted('rhsbl'));
     this.dynamicPtr = settings.dynamicPtr ?? DEFAULT_DYNAMIC_PTR_PATTERNS.map((p) => new RegExp(p, 'i'));
     this.wanted = new Set([...settings.reads.values()].flatMap((set) => [...set]));
   }
+  /** Every configured list and whether it is disabled now. */
+  listStates(): Array<DnsListState & { kind: 'dnsbl' | 'rhsbl' }> {
+    return [...(this.dnsbl?.states().map((s) => ({ ...s, kind: 'dnsbl' as const })) ?? []), ...(this.rhsbl?.states().map((s) => ({ ...s, kind: 'rhsbl' as const })) ?? [])];
+  }
+
 
   /** True when no rule reads anything this class looks up: the handler can skip it. */
   get idle(): boolean {

@@ -59,6 +59,11 @@ export class MilterConnection {
     socket.on('error', () => this.socket.destroy());
     socket.on('close', () => this.onClose());
   }
+  /** The session is waiting out a tarpit delay. */
+  get delaying(): boolean {
+    return this.session.delaying;
+  }
+
 
   /** True while no command is being handled: a graceful shutdown may close the socket now. */
   get idle(): boolean {

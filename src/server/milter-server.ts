@@ -25,6 +25,8 @@ export interface ServerSettings {
 export interface ServerEvents extends SessionObserver {
   protocolError(connectionId: string, error: FloodgateError): void;
   connectionRefused(reason: string, remote: string): void;
+  /** An MTA connection was accepted: one SMTP session (Postfix and Sendmail open one per session). */
+  connectionAccepted?(): void;
   /** A native facility (e.g. 'TCP_QUICKACK') cannot be used; reported once per server, which runs on without it. */
   nativeUnavailable?(feature: string, reason: string): void;
 }
@@ -46,6 +48,13 @@ export class MilterServer {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Sessions waiting out a tarpit delay now. */
+  get delayingCount(): number {
+    let n = 0;
+    for (const connection of this.connections.values()) if (connection.delaying) n++;
+    return n;
   }
 
   /** The bound TCP port (useful when listening on port 0 in tests). */
@@ -133,6 +142,7 @@ export class MilterServer {
       this.quickAckFor(socket),
     );
     this.connections.set(id, connection);
+    this.events.connectionAccepted?.();
   }
 
   private get quickAckWanted(): boolean {

@@ -1,15 +1,24 @@
-// Assembles the product: store, rules, engine, alerts and admin socket around the milter service.
-import { mkdirSync } from 'node:fs';
+// Assembles the product: store, rules, engine, alerts, admin socket and HTTP listener around the milter service.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { ServiceConfig } from '../config/service-config';
 import type { Logger } from '../log/logger';
 import { AdminServer } from '../admin/admin-server';
+import type { ReloadResult } from '../admin/admin-protocol';
 import { Alerter } from '../handler/alerter';
 import { scoringHandler } from '../handler/scoring-handler';
+import type { AnswerRecord, ScoringObserver } from '../handler/scoring-observer';
 import { ScoringEngine } from '../engine/scoring-engine';
+import { loadAssets } from '../http/assets';
+import { HttpAuthenticator } from '../http/auth';
+import { StatusServer } from '../http/status-server';
 import { limitMallocArenas } from '../native/malloc';
+import { Activity } from '../ops/activity';
+import { MeasuredStore } from '../ops/measured-store';
+import { FloodgateMetrics } from '../ops/metrics';
+import { Operations, type LoadedRules } from '../ops/operations';
 import { loadRuleSet } from '../rules/loader';
 import type { MilterHandler } from '../session/handler';
-import type { ScoreStore } from '../store/score-store';
 import { FloodgateService } from './service';
 import { openStore } from './open-store';
 import { ReputationLookupResources } from './reputation-resources';
@@ -18,11 +27,18 @@ export interface ScoringServiceOptions {
   configFile: string | undefined;
   /** Rules used when the configuration names none (the shipped default). */
   defaultRulesFile: string;
+  /** The status page's files (dist/web). */
+  webDir: string;
+  version: string;
+  /** `floodgate run --observe`: mode observe whatever the configuration says. */
+  observe?: boolean;
   logStream?: NodeJS.WritableStream;
 }
 
 export interface RunningFloodgate {
   service: FloodgateService;
+  /** The HTTP listener's port, when it listens on TCP. */
+  httpPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -31,46 +47,115 @@ const MALLOC_ARENAS = 2;
 
 /** Starts everything; the store stays open across SIGHUP reloads, rules and alerts are rebuilt. */
 export async function startFloodgate(options: ScoringServiceOptions): Promise<RunningFloodgate> {
-  let store: ScoreStore | undefined;
+  const startedAt = Date.now();
+  let service: FloodgateService | undefined;
+  let store: MeasuredStore | undefined;
   let alerter: Alerter | undefined;
   let admin: AdminServer | undefined;
-  const lookups = new ReputationLookupResources();
+  let http: StatusServer | undefined;
+  let loaded: LoadedRules | undefined;
+  let mode: 'enforce' | 'observe' = 'enforce';
+  const activity = new Activity();
+  const metrics = new FloodgateMetrics({ mtaConnections: () => service?.connectionCount ?? 0, delaying: () => service?.delayingCount ?? 0 }, options.version);
+  const lookups = new ReputationLookupResources(metrics.dns);
+  const mtaTotals = { total: 0, refused: 0 };
+  const observer: ScoringObserver = {
+    ...metrics.scoring,
+    answered(record: AnswerRecord) {
+      metrics.scoring.answered(record);
+      activity.answered(record);
+    },
+  };
 
   const handlerFor = async (config: ServiceConfig, logger: Logger): Promise<MilterHandler> => {
     if (!store) throw new Error('score store not open');
     // Throws ConfigError for a broken rules file, RecipientMapError for an unreadable map: at start
     // that stops the service, on SIGHUP the running rules stay (FloodgateService.reload).
-    const ruleSet = loadRuleSet(config.rulesFile ?? options.defaultRulesFile, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
+    const rulesFile = config.rulesFile ?? options.defaultRulesFile;
+    const ruleSet = loadRuleSet(rulesFile, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
     const reputation = await lookups.checksFor(ruleSet.reputation, config.dns, logger);
     for (const warning of ruleSet.warnings) logger.warn('rules warning', { warning });
     alerter?.close();
     alerter = ruleSet.alert ? new Alerter(ruleSet.alert, (error, alert) => logger.error('alert mail failed', { key: alert.key, error: error.message })) : undefined;
-    logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events] });
-    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, observeOnly: config.mode === 'observe' });
+    mode = options.observe ? 'observe' : config.mode;
+    loaded = { ruleSet, sha256: sha256Of(rulesFile), loadedAt: Date.now() };
+    metrics.rulesLoaded(ruleSet.source, loaded.sha256, ruleSet.rules.length);
+    logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events], mode });
+    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, observer, observeOnly: mode === 'observe' });
   };
 
-  const service = await FloodgateService.start({
+  const reload = async (): Promise<ReloadResult> => {
+    const outcome = await service!.reload();
+    metrics.reloaded(outcome.reloaded);
+    return outcome.reloaded ? { reloaded: true, rules: loaded!.ruleSet.rules.length, warnings: [...loaded!.ruleSet.warnings] } : outcome;
+  };
+
+  service = await FloodgateService.start({
     configFile: options.configFile,
     logStream: options.logStream,
+    events: {
+      connectionAccepted() {
+        mtaTotals.total++;
+        metrics.connectionAccepted();
+        activity.sessionStarted();
+      },
+      connectionRefused() {
+        mtaTotals.refused++;
+        metrics.connectionRefused();
+      },
+      decision: (_ctx, stage, verdict, delayMs) => metrics.replied(stage, verdict.kind, delayMs),
+      protocolError: (_conn, error) => metrics.protocolError(error),
+      handlerError: (_ctx, stage) => metrics.handlerError(stage),
+    },
     beforeListen: async (config, logger) => {
       mkdirSync(config.stateDir, { recursive: true, mode: 0o750 });
       // Before LevelDB's and libuv's threads start and each takes an arena of its own (src/native/malloc.ts).
       limitMallocArenas(MALLOC_ARENAS);
-      store = await openStore(config, logger);
-      admin = new AdminServer(config.adminSocket, store, (key, existed) => logger.info('score reset', { key, existed }));
+      store = new MeasuredStore(await openStore(config, logger), config.storeBackend, metrics);
+      const operations = new Operations({
+        version: options.version,
+        startedAt,
+        mode: () => mode,
+        rules: () => loaded!,
+        store,
+        activity,
+        metrics,
+        mta: () => ({ open: service?.connectionCount ?? 0, delaying: service?.delayingCount ?? 0 }),
+        mtaTotals: () => ({ ...mtaTotals }),
+        dns: () => lookups.dnsReports(),
+        readyTimeoutMs: config.storeTimeoutMs,
+        onReset: (key, existed, by) => logger.info('score reset', { key, existed, by }),
+      });
+      admin = new AdminServer(config.adminSocket, store, {
+        onReset: (key, existed) => logger.info('score reset', { key, existed, by: 'admin socket' }),
+        status: () => operations.status(),
+        reload,
+      });
       await admin.listen();
+      if (config.http.listen) {
+        http = new StatusServer({ listen: config.http.listen, operations, auth: new HttpAuthenticator(config.http.auth), assets: loadAssets(options.webDir) });
+        await http.listen();
+        logger.info('http listening', { listen: config.http.listen.kind === 'unix' ? `unix:${config.http.listen.path}` : `${config.http.listen.host}:${http.port}`, auth: config.http.auth ? 'on' : 'off' });
+      }
     },
     handlerFor,
   });
+  const running = service;
   return {
-    service,
+    service: running,
+    httpPort: http?.port,
     async stop() {
-      await service.stop();
+      await http?.close();
+      await running.stop();
       alerter?.close();
       lookups.close();
       await admin?.close();
       await store?.close();
-      await service.finish();
+      await running.finish();
     },
   };
+}
+
+function sha256Of(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }

@@ -2,7 +2,7 @@
 import { loadServiceConfig, type ServiceConfig } from '../config/service-config';
 import { createLogger, type Logger } from '../log/logger';
 import { parseListenAddress } from '../server/listen-address';
-import { MilterServer, type ServerSettings } from '../server/milter-server';
+import { MilterServer, type ServerEvents, type ServerSettings } from '../server/milter-server';
 import type { MilterHandler } from '../session/handler';
 import { decisionLog } from './decision-log';
 
@@ -12,8 +12,13 @@ export interface ServiceOptions {
   handlerFor: (config: ServiceConfig, logger: Logger) => Promise<MilterHandler>;
   /** Opens what the handler needs (the store) after the configuration is read, before listening. */
   beforeListen?: (config: ServiceConfig, logger: Logger) => Promise<void>;
+  /** Told of sessions and connections as well as the log (metrics, the status page). */
+  events?: Partial<ServerEvents>;
   logStream?: NodeJS.WritableStream;
 }
+
+/** What a reload did: `error` says why the running configuration stays (file:line:column when it is the files'). */
+export type ReloadOutcome = { reloaded: true } | { reloaded: false; error: string };
 
 export class FloodgateService {
   private constructor(
@@ -29,7 +34,8 @@ export class FloodgateService {
     const logger = createLogger(config.log.level, config.log.format, options.logStream);
     const address = parseListenAddress(config.listen);
     await options.beforeListen?.(config, logger);
-    const server = new MilterServer(address, await options.handlerFor(config, logger), serverSettings(config), decisionLog(logger), config.socket);
+    const events = options.events ? withEvents(decisionLog(logger), options.events) : decisionLog(logger);
+    const server = new MilterServer(address, await options.handlerFor(config, logger), serverSettings(config), events, config.socket);
     await server.listen();
     logger.info('listening', { listen: config.listen, config: config.source, pid: process.pid });
     return new FloodgateService(config, logger, server, options);
@@ -37,6 +43,14 @@ export class FloodgateService {
 
   get port(): number {
     return this.server.port;
+  }
+
+  get connectionCount(): number {
+    return this.server.connectionCount;
+  }
+
+  get delayingCount(): number {
+    return this.server.delayingCount;
   }
 
   /** The address the service listens on, as configured (a change needs a restart). */
@@ -48,7 +62,7 @@ export class FloodgateService {
    * Re-reads the configuration. A broken file keeps the running settings and logs why; a changed
    * listen address or socket needs a restart, which is logged too.
    */
-  reload(): Promise<boolean> {
+  reload(): Promise<ReloadOutcome> {
     // One at a time: two quick SIGHUPs must not race to install their handlers out of order.
     const done = this.reloading.then(() => this.reloadNow());
     this.reloading = done.catch(() => undefined);
@@ -57,7 +71,7 @@ export class FloodgateService {
 
   private reloading: Promise<unknown> = Promise.resolve();
 
-  private async reloadNow(): Promise<boolean> {
+  private async reloadNow(): Promise<ReloadOutcome> {
     let next: ServiceConfig;
     let handler: MilterHandler;
     try {
@@ -65,16 +79,17 @@ export class FloodgateService {
       handler = await this.options.handlerFor(next, this.logger);
     } catch (error) {
       this.logger.error('reload failed, keeping the running configuration', { code: (error as { code?: string }).code, error: (error as Error).message });
-      return false;
+      return { reloaded: false, error: (error as Error).message };
     }
     if (next.listen !== this.config.listen || JSON.stringify(next.socket) !== JSON.stringify(this.config.socket)) {
       this.logger.warn('listen address or socket settings changed: restart to apply them', { running: this.config.listen, configured: next.listen });
     }
     this.logger.level = next.log.level;
     this.server.reconfigure(handler, serverSettings(next));
-    this.config = { ...next, listen: this.config.listen, socket: this.config.socket };
+    this.config = { ...next, listen: this.config.listen, socket: this.config.socket, http: this.config.http };
+    if (httpSettingsText(next) !== httpSettingsText(this.config)) this.logger.warn('http settings changed: restart to apply them');
     this.logger.info('configuration reloaded', { config: next.source });
-    return true;
+    return { reloaded: true };
   }
 
   get log(): Logger {
@@ -95,6 +110,36 @@ export class FloodgateService {
       setTimeout(resolve, 500).unref();
     });
   }
+}
+
+function httpSettingsText(config: ServiceConfig): string {
+  const { listen, auth } = config.http;
+  return JSON.stringify({ listen, tokens: auth?.tokens, users: auth ? [...auth.users] : undefined });
+}
+
+/** The log's events, each also told to `extra` (which sees every call after the log). */
+function withEvents(log: ServerEvents, extra: Partial<ServerEvents>): ServerEvents {
+  return {
+    negotiated: (...args) => log.negotiated?.(...args),
+    decision: (...args) => {
+      log.decision(...args);
+      extra.decision?.(...args);
+    },
+    handlerError: (...args) => {
+      log.handlerError(...args);
+      extra.handlerError?.(...args);
+    },
+    protocolError: (...args) => {
+      log.protocolError(...args);
+      extra.protocolError?.(...args);
+    },
+    connectionRefused: (...args) => {
+      log.connectionRefused(...args);
+      extra.connectionRefused?.(...args);
+    },
+    connectionAccepted: () => extra.connectionAccepted?.(),
+    nativeUnavailable: (...args) => log.nativeUnavailable?.(...args),
+  };
 }
 
 function serverSettings(config: ServiceConfig): ServerSettings {

@@ -48,7 +48,7 @@ beforeAll(async () => {
   writeFileSync(rulesFile, shippedRulesWithAlert(sink.port));
   configFile = join(dir, 'floodgate.yml');
   // max_delay cuts the shipped 2 s tarpit to 200 ms so that twenty delayed messages take seconds.
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nlimits: { max_delay: 200ms }\n`);
+  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nlimits: { max_delay: 200ms }\nhttp: { listen: "off" }\n`);
   floodgate = await startFloodgateProcess(configFile);
   postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
 });

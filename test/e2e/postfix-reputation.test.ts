@@ -101,7 +101,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'virtual'), 'known@example.com OK\npostmaster@example.com OK\n');
   execFileSync('postmap', ['-c', postfix.configDir, `hash:${join(dir, 'virtual')}`]);
   writeFileSync(join(dir, 'rules.yml'), RULES.replace('POSTFIX_CONFIG', postfix.configDir));
-  writeFileSync(join(dir, 'floodgate.yml'), `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\ndns: { servers: ["${dns.server}"], timeout: 2s }\n`);
+  writeFileSync(join(dir, 'floodgate.yml'), `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\ndns: { servers: ["${dns.server}"], timeout: 2s }\nhttp: { listen: "off" }\n`);
   floodgate = await startFloodgateProcess(join(dir, 'floodgate.yml'));
 });
 

@@ -43,7 +43,7 @@ function writeConfig(name: string, port: number, policy: 'tempfail' | 'local'): 
   writeFileSync(config, [
     `listen: inet:127.0.0.1:${port}`, 'rules: rules.yml', `state_dir: ${name}-state`,
     `store: { backend: redis, timeout: ${STORE_TIMEOUT_MS}ms, redis: { url: "${redis.url}", key_prefix: "e2e:", connect_timeout: 1s } }`,
-    `on_store_error: ${policy}`, '',
+    `on_store_error: ${policy}`, 'http: { listen: "off" }', '',
   ].join('\n'));
   return config;
 }

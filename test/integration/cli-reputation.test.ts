@@ -55,7 +55,7 @@ beforeAll(async () => {
   dns.set('7.2.0.192.broken.test', { a: ['127.255.255.254'] });
   writeFileSync(join(dir, 'rules.yml'), RULES);
   writeFileSync(join(dir, 'recipients.txt'), 'known@example.com\n');
-  writeFileSync(join(dir, 'floodgate.yml'), `rules: rules.yml\nstate_dir: state\ndns: { servers: ["${dns.server}"], timeout: 1s }\n`);
+  writeFileSync(join(dir, 'floodgate.yml'), `rules: rules.yml\nstate_dir: state\ndns: { servers: ["${dns.server}"], timeout: 1s }\nhttp: { listen: "off" }\n`);
 });
 
 afterAll(async () => {

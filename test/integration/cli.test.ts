@@ -68,7 +68,7 @@ test('an unusable listen address exits 1 with FG_ERR_LISTEN', () => {
 test('run serves MTAs, survives a broken reload, applies a good one, and drains on SIGTERM', async () => {
   const port = await freePort();
   const file = join(dir, 'floodgate.yml');
-  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  format: json\n`);
+  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nhttp: { listen: "off" }\nlog:\n  format: json\n`);
   const { child, logged, log } = startService(file);
   await logged('"listening"');
 
@@ -82,7 +82,7 @@ test('run serves MTAs, survives a broken reload, applies a good one, and drains 
   await logged('reload failed, keeping the running configuration');
   expect(log()).toContain('FG_ERR_CONFIG');
 
-  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nlog:\n  level: debug\n`);
+  writeFileSync(file, `listen: inet:127.0.0.1:${port}\nhttp: { listen: "off" }\nlog:\n  level: debug\n`);
   child.kill('SIGHUP');
   await logged('configuration reloaded');
   mta.send('T');
@@ -132,7 +132,7 @@ describe('rules on the command line', () => {
     const rules = join(dir, 'live-rules.yml');
     writeFileSync(rules, readFileSync(join(__dirname, '..', '..', 'rules', 'default.yml'), 'utf8'));
     const file = join(dir, 'live.yml');
-    writeFileSync(file, `listen: inet:127.0.0.1:${port}\nrules: live-rules.yml\nstate_dir: live-state\n`);
+    writeFileSync(file, `listen: inet:127.0.0.1:${port}\nrules: live-rules.yml\nstate_dir: live-state\nhttp: { listen: "off" }\n`);
     const { child, logged, log } = startService(file);
     await logged('"listening"');
     writeFileSync(rules, 'keys: {}\nrules:\n  - name: x\n    on: rcpt\n    add: { nosuchclass: 1 }\n');

@@ -32,7 +32,7 @@ function accepts(path: string): Promise<boolean> {
 test('READY=1 when the socket accepts, watchdog pings, RELOADING/READY on SIGHUP, STOPPING=1 on SIGTERM', async () => {
   const milterSocket = join(dir, 'milter.sock');
   const config = join(dir, 'floodgate.yml');
-  writeFileSync(config, `listen: unix:${milterSocket}\nstate_dir: state\nstore: { backend: memory }\n`);
+  writeFileSync(config, `listen: unix:${milterSocket}\nstate_dir: state\nstore: { backend: memory }\nhttp: { listen: "off" }\n`);
   const env = { ...process.env, NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '200000', FLOODGATE_CONFIG: '' };
   const service = spawnTracked(process.execPath, [CLI, 'run', '--config', config], { env });
 
@@ -60,7 +60,7 @@ test('READY=1 when the socket accepts, watchdog pings, RELOADING/READY on SIGHUP
 
 test('without NOTIFY_SOCKET the service neither loads libsystemd nor complains', async () => {
   const config = join(dir, 'plain.yml');
-  writeFileSync(config, `listen: unix:${join(dir, 'plain.sock')}\nstate_dir: state2\nstore: { backend: memory }\n`);
+  writeFileSync(config, `listen: unix:${join(dir, 'plain.sock')}\nstate_dir: state2\nstore: { backend: memory }\nhttp: { listen: "off" }\n`);
   const env: NodeJS.ProcessEnv = { ...process.env, FLOODGATE_CONFIG: '' };
   delete env.NOTIFY_SOCKET;
   delete env.WATCHDOG_USEC;

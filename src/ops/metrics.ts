@@ -1,0 +1,173 @@
+// Floodgate's Prometheus metrics (prom-client): what each part reports, named and labelled once.
+//
+// No label takes a value an SMTP client chooses (addresses, names, HELO): label values are stages,
+// answer kinds, key classes, rule and list names from the rules file, error codes. However wide a
+// flood, the number of series stays what the configuration makes it.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FloodgateError } from '../errors';
+import type { AnswerRecord, ScoringObserver } from '../handler/scoring-observer';
+import type { KeyClass, ThresholdAction } from '../rules/rule-set';
+import type { Decision } from '../session/handler';
+import type { DecisionStage } from '../session/session';
+
+/** Live values read at scrape time. */
+export interface MetricSources {
+  mtaConnections(): number;
+  delaying(): number;
+}
+
+export type StoreOperation = 'add' | 'get' | 'delete' | 'top' | 'size' | 'sweep' | 'other';
+
+export class FloodgateMetrics {
+  readonly registry = new Registry();
+  private readonly connectionsTotal: Counter<string>;
+  private readonly connectionsRefused: Counter<string>;
+  private readonly events: Counter<'stage'>;
+  private readonly replies: Counter<'stage' | 'reply'>;
+  private readonly answers: Counter<'event' | 'answer' | 'observe'>;
+  private readonly ruleMatches: Counter<'rule'>;
+  private readonly thresholds: Counter<'key_class' | 'answer' | 'observe'>;
+  private readonly tarpit: Histogram<string>;
+  private readonly storeSeconds: Histogram<'backend' | 'operation'>;
+  private readonly storeErrors: Counter<'backend'>;
+  private readonly storeFailedAnswers: Counter<string>;
+  private readonly alerts: Counter<'result'>;
+  private readonly reloads: Counter<'result'>;
+  private readonly rulesInfo: Gauge<'file' | 'sha256'>;
+  private readonly rulesCount: Gauge<string>;
+  private readonly protocolErrors: Counter<'code'>;
+  private readonly handlerErrors: Counter<'stage'>;
+  readonly dns: DnsMetrics;
+
+  constructor(sources: MetricSources, version: string) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'floodgate_build_info', help: 'Floodgate version and the Node.js running it', labelNames: ['version', 'node'], registers }).set({ version, node: process.version }, 1);
+    new Gauge({ name: 'floodgate_mta_connections', help: 'MTA connections open now', registers, collect() { this.set(sources.mtaConnections()); } });
+    this.connectionsTotal = new Counter({ name: 'floodgate_mta_connections_total', help: 'MTA connections accepted (one per SMTP session)', registers });
+    this.connectionsRefused = new Counter({ name: 'floodgate_mta_connections_refused_total', help: 'MTA connections refused at limits.max_connections', registers });
+    new Gauge({ name: 'floodgate_delays_in_progress', help: 'Sessions waiting out a tarpit delay now', registers, collect() { this.set(sources.delaying()); } });
+    this.events = new Counter({ name: 'floodgate_events_total', help: 'Milter events answered, by stage', labelNames: ['stage'], registers });
+    this.replies = new Counter({ name: 'floodgate_milter_replies_total', help: 'Replies sent to the MTA, by stage and reply (continue included)', labelNames: ['stage', 'reply'], registers });
+    this.answers = new Counter({
+      name: 'floodgate_answers_total',
+      help: 'Answers other than continue decided by the rules, by event and answer; observe="true": only logged (mode: observe)',
+      labelNames: ['event', 'answer', 'observe'],
+      registers,
+    });
+    this.ruleMatches = new Counter({ name: 'floodgate_rule_matches_total', help: 'Rule matches, by rule name', labelNames: ['rule'], registers });
+    this.thresholds = new Counter({ name: 'floodgate_threshold_crossings_total', help: 'Scores that fell in a threshold range, by key class and answer', labelNames: ['key_class', 'answer', 'observe'], registers });
+    this.tarpit = new Histogram({ name: 'floodgate_tarpit_seconds', help: 'Tarpit delays served', buckets: [0.5, 1, 2, 5, 10, 15, 20, 25, 30], registers });
+    this.storeSeconds = new Histogram({
+      name: 'floodgate_store_call_seconds',
+      help: 'Score store call latency, by backend and operation',
+      labelNames: ['backend', 'operation'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.storeErrors = new Counter({ name: 'floodgate_store_errors_total', help: 'Score store calls that failed or timed out, by backend', labelNames: ['backend'], registers });
+    this.storeFailedAnswers = new Counter({ name: 'floodgate_store_failure_answers_total', help: 'Evaluations answered by on_store_error because the store failed', registers });
+    this.alerts = new Counter({ name: 'floodgate_alert_mails_total', help: 'Alert mails: sent, or held back by the key\'s cooldown', labelNames: ['result'], registers });
+    this.reloads = new Counter({ name: 'floodgate_config_reloads_total', help: 'Configuration and rules reloads, by result', labelNames: ['result'], registers });
+    this.rulesInfo = new Gauge({ name: 'floodgate_rules_info', help: 'The loaded rules file and its SHA-256', labelNames: ['file', 'sha256'], registers });
+    this.rulesCount = new Gauge({ name: 'floodgate_rules', help: 'Rules in the loaded rules file', registers });
+    this.protocolErrors = new Counter({ name: 'floodgate_protocol_errors_total', help: 'MTA connections closed for a protocol error, by error code', labelNames: ['code'], registers });
+    this.handlerErrors = new Counter({ name: 'floodgate_handler_errors_total', help: 'Events answered by on_handler_error because the handler failed, by stage', labelNames: ['stage'], registers });
+    this.dns = new DnsMetrics(this.registry);
+    for (const result of ['success', 'failure']) this.reloads.inc({ result }, 0);
+    for (const result of ['sent', 'cooldown']) this.alerts.inc({ result }, 0);
+  }
+
+  /** The scoring handler's observer: answers, rule matches, threshold crossings, store failures, alerts. */
+  readonly scoring: ScoringObserver = {
+    answered: (record: AnswerRecord) => this.answers.inc({ event: record.event, answer: record.answer, observe: String(record.would) }),
+    ruleMatched: (rule: string) => this.ruleMatches.inc({ rule }),
+    thresholdCrossed: (keyClass: KeyClass, answer: ThresholdAction['kind'], observe: boolean) => this.thresholds.inc({ key_class: keyClass, answer, observe: String(observe) }),
+    storeFailed: () => this.storeFailedAnswers.inc(),
+    alerted: (result) => this.alerts.inc({ result }),
+  };
+
+  connectionAccepted(): void {
+    this.connectionsTotal.inc();
+  }
+
+  connectionRefused(): void {
+    this.connectionsRefused.inc();
+  }
+
+  /** One reply sent to the MTA, after `delayMs` of tarpit. */
+  replied(stage: DecisionStage, reply: Decision['kind'] | 'skip', delayMs: number): void {
+    this.events.inc({ stage });
+    this.replies.inc({ stage, reply });
+    if (delayMs > 0) this.tarpit.observe(delayMs / 1000);
+  }
+
+  protocolError(error: FloodgateError): void {
+    this.protocolErrors.inc({ code: error.code });
+  }
+
+  handlerError(stage: string): void {
+    this.handlerErrors.inc({ stage });
+  }
+
+  storeCall(backend: string, operation: StoreOperation, seconds: number, failed: boolean): void {
+    this.storeSeconds.observe({ backend, operation }, seconds);
+    if (failed) this.storeErrors.inc({ backend });
+  }
+
+  rulesLoaded(file: string, sha256: string, count: number): void {
+    this.rulesInfo.reset();
+    this.rulesInfo.set({ file, sha256 }, 1);
+    this.rulesCount.set(count);
+  }
+
+  reloaded(ok: boolean): void {
+    this.reloads.inc({ result: ok ? 'success' : 'failure' });
+  }
+
+  /** The exposition text, for GET /metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** DNS list lookups: per list (names from the rules file), and the resolver's cache. */
+export class DnsMetrics {
+  private readonly queries: Counter<'list'>;
+  private readonly results: Counter<'list' | 'result'>;
+  private readonly disabled: Gauge<'list'>;
+  private readonly cache: Counter<'result'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.queries = new Counter({ name: 'floodgate_dns_queries_total', help: 'DNS list queries sent, by list', labelNames: ['list'], registers });
+    this.results = new Counter({
+      name: 'floodgate_dns_answers_total',
+      help: 'DNS list answers, by list and result (listed, not-listed, timeout, error, list-error, rewritten, disabled)',
+      labelNames: ['list', 'result'],
+      registers,
+    });
+    this.disabled = new Gauge({ name: 'floodgate_dns_list_disabled', help: '1 while a list is disabled for answering wrongly', labelNames: ['list'], registers });
+    this.cache = new Counter({ name: 'floodgate_dns_cache_lookups_total', help: 'Resolver cache lookups, by result (hit, miss)', labelNames: ['result'], registers });
+  }
+
+  queried(list: string): void {
+    this.queries.inc({ list });
+  }
+
+  answered(list: string, result: string): void {
+    this.results.inc({ list, result });
+  }
+
+  listState(list: string, disabled: boolean): void {
+    this.disabled.set({ list }, disabled ? 1 : 0);
+  }
+
+  cacheLookup(hit: boolean): void {
+    this.cache.inc({ result: hit ? 'hit' : 'miss' });
+  }
+}
