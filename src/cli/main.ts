@@ -19,7 +19,11 @@ import { loadRuleSet } from '../rules/loader';
 import { createLogger } from '../log/logger';
 import { ReputationLookupResources } from '../service/reputation-resources';
 import { startFloodgate, type RunningFloodgate } from '../service/scoring-service';
+import { adminRequest, AdminUnavailableError } from '../admin/admin-client';
+import type { ReloadResult } from '../admin/admin-protocol';
 import { checkRules } from './check-rules';
+import { hashPasswordCommand } from './password-prompt';
+import { fetchStatus, renderStatus } from './status';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
 
@@ -35,14 +39,20 @@ const HELP = `Usage: floodgate <command> [options]
 Commands:
   run [--observe]                  start the milter service (--observe: log and count every
                                    answer as what Floodgate would do, give none)
+  status [--json]                  the running service: rules, MTA connections, sessions and
+                                   answers in the last 1/5/15 minutes, top keys, store and DNS
+  reload                           make the running service re-read its configuration and rules
   check-rules [FILE] [--strict]    validate a rules file (default: the configured one)
   scores top [--class C] [-n N]    highest scores (C: ip, network, sender, ip+sender, ...)
   scores show KEY                  one key's score, e.g. ip:192.0.2.7
   scores reset KEY                 forget a key's score (the client is let through at once)
   simulate --ip IP [--helo H] [--from ADDR] [--rcpt ADDR]... [--count N] [--interval 1s] [--rules FILE]
                                    dry-run sessions against the rules and print every decision
+  hash-password                    read a password (stdin) and print its hash for http.auth.users
+  version                          print the version
+  help                             show this help
 
-Options:
+Options (every command):
   -c, --config FILE   configuration file (default: $FLOODGATE_CONFIG, then the shipped
                       ${join(PACKAGE_ROOT, 'config', 'floodgate.yml')})
   -h, --help          show this help
@@ -53,56 +63,90 @@ Exit codes: 0 ok, 1 runtime failure, 2 warnings (check-rules --strict), 64 usage
 69 service or store unavailable, 78 configuration or rules error.
 `;
 
-const OPTIONS = {
+const GLOBAL_OPTIONS = {
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
-  strict: { type: 'boolean' },
-  observe: { type: 'boolean' },
-  class: { type: 'string' },
-  n: { type: 'string', short: 'n' },
-  ip: { type: 'string' },
-  hostname: { type: 'string' },
-  helo: { type: 'string' },
-  from: { type: 'string' },
-  rcpt: { type: 'string', multiple: true },
-  auth: { type: 'string' },
-  size: { type: 'string' },
-  count: { type: 'string' },
-  interval: { type: 'string' },
-  rules: { type: 'string' },
 } as const;
 
+/** Each command's own options: any other is a usage error (exit 64), as `floodgate run --ip x` must be. */
+const COMMAND_OPTIONS = {
+  run: { observe: { type: 'boolean' } },
+  status: { json: { type: 'boolean' } },
+  reload: {},
+  'check-rules': { strict: { type: 'boolean' } },
+  scores: { class: { type: 'string' }, n: { type: 'string', short: 'n' } },
+  simulate: {
+    ip: { type: 'string' },
+    hostname: { type: 'string' },
+    helo: { type: 'string' },
+    from: { type: 'string' },
+    rcpt: { type: 'string', multiple: true },
+    auth: { type: 'string' },
+    size: { type: 'string' },
+    count: { type: 'string' },
+    interval: { type: 'string' },
+    rules: { type: 'string' },
+  },
+  'hash-password': {},
+  version: {},
+  help: {},
+} as const;
+
+type Command = keyof typeof COMMAND_OPTIONS;
+type SimulateValues = { [K in keyof (typeof COMMAND_OPTIONS)['simulate']]?: unknown };
+
+/** The command word: the first argument that is neither an option nor the value of -c/--config. */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-c' || arg === '--config') i++;
+    else if (arg === '--') return argv[i + 1];
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const word = commandOf(argv);
+  if (word !== undefined && !(word in COMMAND_OPTIONS)) return usage(`unknown command ${JSON.stringify(word)}`);
+  const command = word as Command | undefined;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...GLOBAL_OPTIONS, ...(command ? COMMAND_OPTIONS[command] : {}) } });
   } catch (error) {
-    return usage((error as Error).message);
+    return usage(`${(error as Error).message}${command ? ` (floodgate ${command})` : ''}`);
   }
-  const { values, positionals } = parsed;
-  if (values.version) {
+  const values = parsed.values as Record<string, unknown> & { config?: string; help?: boolean; version?: boolean };
+  const rest = parsed.positionals.slice(1);
+  if (values.version || command === 'version') {
     process.stdout.write(`floodgate ${packageVersion()}\n`);
     return EXIT.OK;
   }
-  if (values.help) {
+  if (values.help || command === 'help') {
     process.stdout.write(HELP);
     return EXIT.OK;
   }
-  const [command, ...rest] = positionals;
   const configFile = values.config ?? (process.env.FLOODGATE_CONFIG || undefined) ?? shippedConfig();
+  const noArguments = (name: string) => (rest.length > 0 ? usage(`floodgate ${name} takes no arguments, got ${rest.join(' ')}`) : undefined);
   try {
     switch (command) {
       case 'run':
-        return rest.length > 0 ? usage(`unexpected ${rest.join(' ')}`) : await run(configFile, values.observe ?? false);
+        return noArguments('run') ?? (await run(configFile, values.observe === true));
+      case 'status':
+        return noArguments('status') ?? (await runStatus(loadServiceConfig(configFile), values.json === true));
+      case 'reload':
+        return noArguments('reload') ?? (await runReload(loadServiceConfig(configFile)));
+      case 'hash-password':
+        return noArguments('hash-password') ?? ((await hashPasswordCommand(process.stdin, process.stdout, process.stderr)) ? EXIT.OK : usage('no password given'));
       case 'check-rules': {
         if (rest.length > 1) return usage('check-rules takes one file');
         const config = loadServiceConfig(configFile);
         const file = rest[0] ?? config.rulesFile ?? SHIPPED_RULES;
-        return checkRules(file, process.stdout, process.stderr, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs, strict: values.strict ?? false });
+        return checkRules(file, process.stdout, process.stderr, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs, strict: values.strict === true });
       }
       case 'scores': {
-        const request = scoresRequest(rest, { class: values.class, n: values.n });
+        const request = scoresRequest(rest, { class: values.class as string | undefined, n: values.n as string | undefined });
         if (!request) return usage(SCORES_USAGE);
         const response = await runScores(loadServiceConfig(configFile), request, process.stdout);
         if (response.ok) return EXIT.OK;
@@ -110,16 +154,37 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.FAILURE;
       }
       case 'simulate':
-        return await runSimulate(loadServiceConfig(configFile), values);
+        return noArguments('simulate') ?? (await runSimulate(loadServiceConfig(configFile), values as SimulateValues));
       default:
-        return command === undefined ? usage() : usage(`unknown command ${JSON.stringify(command)}`);
+        return usage();
     }
   } catch (error) {
     process.stderr.write(`floodgate: ${(error as Error).message}\n`);
+    if (error instanceof AdminUnavailableError) return EXIT.UNAVAILABLE;
     const code = (error as FloodgateError).code;
     // A recipient map the rules name but that cannot be loaded is a configuration error too.
     return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
+}
+
+async function runStatus(config: ServiceConfig, json: boolean): Promise<number> {
+  const status = await fetchStatus(config.adminSocket);
+  process.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+  return EXIT.OK;
+}
+
+/** Exit 0 with the new rule count, or 78 with the error (file:line:column) when the running rules stay. */
+async function runReload(config: ServiceConfig): Promise<number> {
+  const response = await adminRequest(config.adminSocket, { op: 'reload' }, 60_000);
+  if (!response.ok) throw new Error(response.error);
+  const result = response.result as ReloadResult;
+  if (!result.reloaded) {
+    process.stderr.write(`floodgate: reload failed, the running configuration stays:\n${result.error}\n`);
+    return EXIT.CONFIG;
+  }
+  process.stdout.write(`reloaded: ${result.rules} rules${result.warnings.length > 0 ? `, ${result.warnings.length} warnings` : ''}\n`);
+  for (const warning of result.warnings) process.stdout.write(`warning: ${warning}\n`);
+  return EXIT.OK;
 }
 
 async function run(configFile: string | undefined, observe: boolean): Promise<number> {
@@ -162,7 +227,7 @@ async function run(configFile: string | undefined, observe: boolean): Promise<nu
   return finished;
 }
 
-async function runSimulate(config: ServiceConfig, values: { [K in keyof typeof OPTIONS]?: unknown }): Promise<number> {
+async function runSimulate(config: ServiceConfig, values: SimulateValues): Promise<number> {
   const ip = values.ip as string | undefined;
   if (!ip) return usage('simulate needs --ip');
   const count = values.count === undefined ? 1 : Number(values.count);
