@@ -9,7 +9,7 @@
 // GCs cost no throughput the benchmarks could see. Every launcher passes the same flags: package.json's
 // start script, packaging/debian/bin/floodgate, and the benchmarks, which read them from this line.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, durationMs } from '../config/duration';
 import { loadServiceConfig, type ServiceConfig } from '../config/service-config';
@@ -27,7 +27,19 @@ import { fetchStatus, renderStatus } from './status';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
 
-const PACKAGE_ROOT = join(__dirname, '..', '..');
+/**
+ * The directory of Floodgate's package.json: two up from dist/cli, found by walking up so that a
+ * build elsewhere (the benchmarks compile to bench/results/tmp) finds the shipped files too.
+ */
+function packageRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'floodgate') return dir;
+  }
+  return join(__dirname, '..', '..');
+}
+
+const PACKAGE_ROOT = packageRoot();
 const SHIPPED_RULES = join(PACKAGE_ROOT, 'rules', 'default.yml');
 /** The status page's files, built beside the compiled code (scripts/build-web.js). */
 const WEB_DIR = join(__dirname, '..', 'web');

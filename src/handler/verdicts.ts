@@ -6,9 +6,10 @@ import type { ConnectionDecision, Decision, Verdict } from '../session/handler';
 
 /** The stages and actions to ask of the MTA: only what the loaded rules read or do. */
 export function needsOf(ruleSet: RuleSet): MilterNeeds {
-  // CONNECT and HELO carry the client's address, name and HELO that every later event's keys and
-  // conditions may read, so they are always negotiated, whichever events the rules count.
-  const stages = new Set<EventStage>(['connect', 'helo']);
+  // CONNECT, HELO and MAIL carry the client's address, name, HELO and the sender that every later
+  // event's keys, conditions and answer lines read, so they are always negotiated, whichever events
+  // the rules count: without MAIL, Postfix never tells the milter the sender, and sender keys never count.
+  const stages = new Set<EventStage>(['connect', 'helo', 'mail']);
   for (const event of ruleSet.events) if (event !== 'eom') stages.add(event);
   // The size is counted from body chunks: only then is the MTA asked to stream the body.
   if (ruleSet.needsMessageSize) stages.add('body');

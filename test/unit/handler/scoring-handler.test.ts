@@ -37,10 +37,10 @@ function ctx(index = 1): SessionContext {
 }
 
 
-test('negotiates only the rule events, RCPT_REJ for rcpt rules, and ADDHDRS for header marks', () => {
+test('negotiates CONNECT, HELO and MAIL (the sender every later event reads) and the rule events, RCPT_REJ for rcpt rules, ADDHDRS for header marks', () => {
   const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES, 'r.yml'), new MemoryStore()), logger: captureLog().logger, onStoreError: 'accept' });
   const needs = handler.needs();
-  expect([...needs.stages]).toEqual(['connect', 'helo', 'rcpt']);
+  expect([...needs.stages]).toEqual(['connect', 'helo', 'mail', 'rcpt']);
   expect(needs.actions).toBe(Action.ADDHDRS);
   expect(needs.rejectedRecipients).toBe(true);
   expect(handler.connect).toBeUndefined(); // negotiated for the facts, answered by the session
