@@ -35,6 +35,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3-minimal)
 # The soak test's load generator (bench/milter-load/*.c) is compiled on the spot.
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
+# fail2ban-regex runs the shipped filter over the log lines of a real flood (test/e2e/fail2ban.test.ts).
+command -v fail2ban-regex >/dev/null 2>&1 || need+=(fail2ban)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.
