@@ -100,6 +100,7 @@ test('systemd-analyze verify accepts the unit', async () => {
   expect(verify.code).toBe(0);
   unit = parseUnit(readFileSync(UNIT_FILE, 'utf8'));
   expect(unitValue(unit, 'Service.Type')).toBe('notify');
+  expect(unitValue(unit, 'Service.SyslogFacility')).toBe('mail'); // beside Postfix in mail.log
 });
 
 test('fail2ban finds the installed filter by its name', async () => {
