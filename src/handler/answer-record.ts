@@ -40,25 +40,27 @@ function causeOf(evaluation: Evaluation, kind: AnswerKind): Cause {
 }
 
 /**
- * The answer's log line fields, in the order a postmaster reads them; names follow Postfix's log
- * (client, helo, from, to) so that a grep for one works on both.
+ * The answer's log line fields; names follow Postfix's log (client, helo, from, to) so that a grep
+ * for one works on both. What was answered, to whom and why come first, before any field an SMTP
+ * client chooses: the fail2ban filter anchors on `answer client rule` at the start of the fields,
+ * where no HELO or address can reach (a store failure's answer has no rule and is not matched).
  */
 export function answerLogFields(record: AnswerRecord): Record<string, unknown> {
   return defined({
-    conn: record.conn,
-    queue_id: record.queueId,
-    event: record.event,
     answer: record.answer,
+    client: record.clientIp,
+    rule: record.rule,
+    key: record.key,
+    score: record.score,
+    event: record.event,
     delay_s: record.delaySeconds,
     reply: record.reply,
-    client: record.clientIp,
+    conn: record.conn,
+    queue_id: record.queueId,
     client_name: record.clientName,
     helo: record.helo,
     from: record.sender,
     to: record.recipient,
-    rule: record.rule,
-    key: record.key,
-    score: record.score,
   });
 }
 

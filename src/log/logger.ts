@@ -1,22 +1,35 @@
-// Winston logger set-up: one structured line per event, JSON for collectors or text for journald.
+// Winston logger set-up: one structured line per event, JSON for collectors or text for people.
 import winston from 'winston';
+import { isJournalStream, journalPrefix } from './journal-stream';
+import { textLine } from './text-line';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'json' | 'text' | 'auto';
 export type Logger = winston.Logger;
 
-/** `auto`: text on a terminal, where a person reads it; JSON anywhere else, where a program does. */
-export function createLogger(level: LogLevel, format: 'json' | 'text' | 'auto', stream: NodeJS.WritableStream = process.stderr): Logger {
-  const json = format === 'json' || (format === 'auto' && (stream as { isTTY?: boolean }).isTTY !== true);
-  const lineFormat =
-    json
-      ? winston.format.combine(winston.format.timestamp(), winston.format.json())
-      : winston.format.printf(({ level: lvl, message, ...fields }) => {
-          // journald adds its own timestamp; keep the line to level, message and key=value fields.
-          const rest = Object.entries(fields)
-            .filter(([k]) => typeof k === 'string')
-            .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
-            .join(' ');
-          return `${lvl}: ${String(message)}${rest ? ` ${rest}` : ''}`;
-        });
-  return winston.createLogger({ level, format: lineFormat, transports: [new winston.transports.Stream({ stream })] });
+/** Where winston's formats leave the finished line (triple-beam's MESSAGE, a registered symbol). */
+const MESSAGE = Symbol.for('message');
+
+const text = winston.format.printf(({ timestamp, level, message, ...fields }) => textLine(String(timestamp), level, String(message), fields));
+
+/** sd-daemon(3): journald takes a leading `<N>` as the line's priority and strips it. */
+const journalPriority = winston.format((info) => {
+  info[MESSAGE] = `${journalPrefix(info.level)}${String(info[MESSAGE])}`;
+  return info;
+});
+
+/**
+ * `auto`: text on a terminal, where a person reads it; JSON anywhere else, where a program does.
+ * `journal`: prefix each line with its syslog priority; by default, when the stream is stderr and
+ * stderr is the journal stream systemd set up, never otherwise.
+ */
+export function createLogger(
+  level: LogLevel,
+  format: LogFormat,
+  stream: NodeJS.WritableStream = process.stderr,
+  journal = stream === process.stderr && isJournalStream(2),
+): Logger {
+  const asText = format === 'text' || (format === 'auto' && (stream as { isTTY?: boolean }).isTTY === true);
+  const line = winston.format.combine(winston.format.timestamp(), asText ? text : winston.format.json(), ...(journal ? [journalPriority()] : []));
+  return winston.createLogger({ level, format: line, transports: [new winston.transports.Stream({ stream })] });
 }

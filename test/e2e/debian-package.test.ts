@@ -87,7 +87,8 @@ test('dpkg -i installs it: user in group postfix, directories, conffiles, the co
   expect(await installed()).toBe(true);
   expect(await sh('id', ['-nG', 'floodgate'])).toMatch(/^floodgate postfix\n$/);
   expect(await sh('stat', ['-c', '%U:%G %a', '/var/lib/floodgate', '/var/spool/postfix/floodgate'])).toBe('floodgate:floodgate 750\nfloodgate:postfix 750\n');
-  expect(readFileSync('/var/lib/dpkg/info/floodgate.conffiles', 'utf8').trim().split('\n')).toEqual(['/etc/floodgate/floodgate.yml', '/etc/floodgate/rules.d/default.yml']);
+  expect(readFileSync('/var/lib/dpkg/info/floodgate.conffiles', 'utf8').trim().split('\n').sort())
+    .toEqual(['/etc/fail2ban/filter.d/floodgate.conf', '/etc/floodgate/floodgate.yml', '/etc/floodgate/rules.d/default.yml']);
   expect(await sh('floodgate', ['--version'])).toMatch(/^floodgate \d+\.\d+\.\d+\n$/);
   expect(await sh('floodgate', ['check-rules'])).toContain('OK:'); // the installed config and rules
 });
@@ -99,6 +100,12 @@ test('systemd-analyze verify accepts the unit', async () => {
   expect(verify.code).toBe(0);
   unit = parseUnit(readFileSync(UNIT_FILE, 'utf8'));
   expect(unitValue(unit, 'Service.Type')).toBe('notify');
+  expect(unitValue(unit, 'Service.SyslogFacility')).toBe('mail'); // beside Postfix in mail.log
+});
+
+test('fail2ban finds the installed filter by its name', async () => {
+  const line = '{"answer":"tempfail","client":"192.0.2.80","conn":"c1","level":"info","message":"answer","reply":"451 4.7.1 Too much mail","rule":"recipients","timestamp":"2026-01-01T00:00:00.000Z"}';
+  expect(await sh('fail2ban-regex', ['-o', '<ip>', line, 'floodgate'])).toBe('192.0.2.80\n');
 });
 
 /** What systemd would prepare before ExecStart: the unit's directories, owned by its user. */
@@ -177,7 +184,7 @@ test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfai
   expect((await service.exited).code).toBe(0);
   rmSync(dirs.RUNTIME_DIRECTORY, { recursive: true, force: true }); // as systemd does once the service stopped
   expect(notify.messages()).toContain('STOPPING=1');
-  expect(service.output()).toContain('"verdict":"tempfail"');
+  expect(service.output()).toMatch(/^\{"answer":"tempfail","client":"192\.0\.2\.80",/m); // the answer line (the decision line is debug)
   expect(service.output()).not.toMatch(/"level":"(warn|error)"/);
 });
 

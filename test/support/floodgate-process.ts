@@ -7,16 +7,19 @@ export const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 export interface FloodgateProcess {
   process: TrackedProcess;
-  /** Everything the service logged so far (JSON lines on stderr). */
+  /** Everything the service logged so far (lines on stderr, JSON unless the configuration says text). */
   log(): string;
   /** Sends SIGTERM and waits for a clean exit; throws if the exit code is not 0. */
   stop(): Promise<void>;
 }
 
+/** The "listening" line in the JSON or the text log format. */
+const LISTENING = /"message":"listening"|^\S+ info listening /m;
+
 export async function startFloodgateProcess(configFile: string): Promise<FloodgateProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run test:full does)`);
   const child = spawnTracked(process.execPath, [CLI, 'run', '--config', configFile]);
-  await waitFor(() => child.output().includes('"listening"') || child.child.exitCode !== null, 10_000, () => `floodgate to listen; output:\n${child.output()}`);
+  await waitFor(() => LISTENING.test(child.output()) || child.child.exitCode !== null, 10_000, () => `floodgate to listen; output:\n${child.output()}`);
   if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
   return {
     process: child,

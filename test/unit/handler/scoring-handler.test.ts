@@ -1,6 +1,7 @@
 // The scoring handler: store outage answers, once-per-change logging, header marks, negotiation needs, answer records, observe mode.
 import { Action } from '../../../src/milter/constants';
 import { recordingObserver } from '../../support/recording-observer';
+import { answerLogFields } from '../../../src/handler/answer-record';
 import { scoringHandler } from '../../../src/handler/scoring-handler';
 import { ScoringEngine } from '../../../src/engine/scoring-engine';
 import { parseRuleSet } from '../../../src/rules/loader';
@@ -135,6 +136,8 @@ test('every answer other than continue is recorded and logged with the queue id,
   const answerLines = log.lines.filter((l) => l.message === 'answer');
   expect(answerLines[0]).toMatchObject({ level: 'info', conn: 'c1', queue_id: '4Xy1Z2abcD', event: 'rcpt', answer: 'reject', client: '192.0.2.9', helo: 'pc', from: 'a@example.org', to: 'y@example.com', rule: 'per-recipient', key: 'ip:192.0.2.9', score: 2 });
   expect(answerLines[1]).toMatchObject({ answer: 'ok', rule: 'trusted' });
+  // What, to whom and why before any field a client chooses: the fail2ban filter (packaging/fail2ban) anchors on them.
+  expect(Object.keys(answerLogFields(observer.answers[0]!))).toEqual(['answer', 'client', 'rule', 'key', 'score', 'event', 'reply', 'conn', 'queue_id', 'helo', 'from', 'to']);
 });
 
 test('mode: observe answers continue, records and logs what it would have done, and sends no alert', async () => {
@@ -162,5 +165,8 @@ test('a store failure answered by on_store_error is an answer with no rule', asy
   expect(await handler.rcpt!(ctx(), '<x@example.com>', [])).toEqual({ kind: 'tempfail' });
   expect(observer.answers).toEqual([expect.objectContaining({ answer: 'tempfail', would: false, recipient: 'x@example.com' })]);
   expect(observer.answers[0]!.rule).toBeUndefined();
+  // No rule field: the fail2ban filter must not ban every client during a store outage.
+  expect(log.lines.find((l) => l.message === 'answer')).toMatchObject({ answer: 'tempfail', client: '192.0.2.9' });
+  expect(log.lines.find((l) => l.message === 'answer')).not.toHaveProperty('rule');
   expect(observer.storeFailures).toBe(1);
 });
