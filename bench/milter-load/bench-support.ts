@@ -63,6 +63,8 @@ export interface MilterOptions {
   sweepInterval?: string;
   /** Floodgate: the compiled CLI to run (default FLOODGATE_CLI); ab-bench.ts runs two builds side by side. */
   cli?: string;
+  /** Floodgate: http.listen (default off), e.g. "127.0.0.1:<port>" for the status page's benchmark. */
+  httpListen?: string;
 }
 
 /**
@@ -140,7 +142,7 @@ async function startReference(kind: 'ref-accept' | 'ref-count', transport: Trans
 }
 
 /** The shipped configuration with the listen address, state directory and rules of this run. */
-function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean, sweepInterval?: string): string {
+function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean, sweepInterval?: string, httpListen?: string): string {
   const shipped = readFileSync(SHIPPED_CONFIG, 'utf8');
   let replaced = shipped
     .replace(/^listen: .*$/m, `listen: ${listen}`)
@@ -158,6 +160,7 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
   if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`) || !replaced.includes('listen: "off"')) {
     throw new Error(`${SHIPPED_CONFIG} no longer has the listen, http.listen and state_dir lines the bench replaces`);
   }
+  if (httpListen !== undefined) replaced = replaced.replace('listen: "off"', `listen: "${httpListen}"`);
   return `${replaced}\nrules: ${rules}\n${extra}\n`;
 }
 
@@ -177,7 +180,7 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const ownState = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(stateParent(), 'floodgate-'));
   const configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false, options.sweepInterval));
+  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false, options.sweepInterval, options.httpListen));
   const child = spawnTracked(process.execPath, [...shippedNodeFlags(cli), ...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir, env: { ...process.env, ...options.env } });
   const cleanUp = (): void => {
     if (ownState) rmSync(stateDir, { recursive: true, force: true });

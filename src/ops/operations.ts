@@ -47,8 +47,16 @@ export interface KeyScore {
   position: ThresholdPosition;
 }
 
+/**
+ * How long one scan for top keys serves every caller: top() reads every stored key of a class (a
+ * LevelDB scan, a Redis SCAN), and pages polling every few seconds, 500 of them at once, or a
+ * status command must not each start one.
+ */
+const TOP_CACHE_MS = 5_000;
+
 export class Operations {
   private readonly now: () => number;
+  private readonly topCache = new Map<string, { at: number; keys: Promise<KeyScore[]> }>();
 
   constructor(private readonly sources: OperationsSources) {
     this.now = sources.now ?? Date.now;
@@ -91,9 +99,17 @@ export class Operations {
   }
 
   /** Highest scores, of one class or of all; `keyClass` must be a class of the loaded rules. */
-  async top(keyClass: string | undefined, limit: number): Promise<KeyScore[]> {
-    const records = await this.sources.store.top(limit, this.now(), keyClass === undefined ? undefined : `${keyClass}:`);
-    return records.map((r) => this.scored(r.key, r.score));
+  top(keyClass: string | undefined, limit: number): Promise<KeyScore[]> {
+    const now = this.now();
+    const id = `${keyClass ?? ''} ${limit}`;
+    const cached = this.topCache.get(id);
+    if (cached && now - cached.at < TOP_CACHE_MS) return cached.keys;
+    const keys = this.sources.store.top(limit, now, keyClass === undefined ? undefined : `${keyClass}:`).then((records) => records.map((r) => this.scored(r.key, r.score)));
+    // A failed scan is not kept: the next caller asks the store again.
+    keys.catch(() => this.topCache.delete(id));
+    if (this.topCache.size > 64) this.topCache.clear();
+    this.topCache.set(id, { at: now, keys });
+    return keys;
   }
 
   async key(key: string): Promise<KeyScore | undefined> {
@@ -103,6 +119,7 @@ export class Operations {
 
   async reset(key: string, by: string): Promise<boolean> {
     const existed = await this.sources.store.delete(key);
+    this.topCache.clear();
     this.sources.onReset(key, existed, by);
     return existed;
   }
