@@ -12,8 +12,9 @@
 //                                         (sessions -> engine -> side effects)
 //   session, engine, reputation           one milter connection's state; scoring (pure: no sockets,
 //                                         no logger, no sessions); DNS-list and recipient lookups
-//   milter, rules, store, dns,            the codec (pure, over Buffers); rule loading; score stores;
-//   recipients, config, log, native       resolver; recipient maps; configuration; logging; syscalls
+//   milter, rules, store, tracking, dns,  the codec (pure, over Buffers); rule loading; score stores;
+//   recipients, config, log, native       the tracking log's stores; resolver; recipient maps;
+//                                         configuration; logging; syscalls
 //   net, errors                           addresses, networks, answer filters; the base error class
 //
 // Besides the layers: the codec and the engine stay pure (no I/O modules), and session sees only the codec.
@@ -24,7 +25,7 @@ const LAYERS = [
   ['ops'],
   ['server', 'handler'],
   ['session', 'engine', 'reputation'],
-  ['milter', 'rules', 'store', 'dns', 'recipients', 'config', 'log', 'native'],
+  ['milter', 'rules', 'store', 'tracking', 'dns', 'recipients', 'config', 'log', 'native'],
   ['net', 'errors'],
 ];
 

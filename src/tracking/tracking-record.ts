@@ -1,0 +1,83 @@
+// The tracking log's shape: one record per message, or per session that ended without one; and what
+// a store of them must do (write batches, find by filter, prune). Shared by the SQLite and PostgreSQL stores.
+
+/** How a recipient, a message or a session ended. */
+export type TrackedAnswer = 'accepted' | 'delayed' | 'tempfail' | 'reject' | 'discard' | 'quit';
+
+export interface TrackedRecipient {
+  address: string;
+  answer: TrackedAnswer;
+  /** The reply code and text sent for this recipient, when refused. */
+  reply?: string;
+}
+
+export interface TrackedKey {
+  key: string;
+  score: number;
+}
+
+export interface TrackingRecord {
+  /** Assigned by the store; absent on records not yet written. */
+  id?: number;
+  /** When the message or session ended, milliseconds since the epoch. */
+  time: number;
+  /** The MTA host (macro j) and daemon (macro {daemon_name}), when the MTA says. */
+  mtaHost?: string;
+  daemon?: string;
+  /** Floodgate's connection id: together with time and mtaHost it names the session. */
+  session: string;
+  queueId?: string;
+  clientIp?: string;
+  clientName?: string;
+  /** Reverse-DNS grade, when a rule read it (none, unconfirmed, dynamic, ok...). */
+  reverseDns?: string;
+  helo?: string;
+  authUser?: string;
+  /** '' for the null sender <>; absent when the session ended before MAIL. */
+  sender?: string;
+  recipients: TrackedRecipient[];
+  /** The final answer: of the message, or of the session (at CONNECT, HELO, MAIL, RCPT, or a client that quit). */
+  answer: TrackedAnswer;
+  /** Where the final answer was given. */
+  stage: 'connect' | 'helo' | 'mail' | 'rcpt' | 'eom' | 'quit';
+  /** Tarpit time served across the session's events. */
+  delayMs: number;
+  /** Rules that fired, in order, without repeats. */
+  rules: string[];
+  /** The keys counted at the decisive event and their scores then. */
+  keys: TrackedKey[];
+  /** DNS lists that listed the client or its names. */
+  dnsLists: string[];
+  /** Message size in bytes, when the body was read. */
+  size?: number;
+  messageId?: string;
+  /** Only with tracking.subject: true (subjects are personal data). */
+  subject?: string;
+  attachments?: string[];
+}
+
+export interface TrackingFilter {
+  from?: string;
+  to?: string;
+  /** An address, or a network in CIDR notation. */
+  ip?: string;
+  queueId?: string;
+  answer?: TrackedAnswer;
+  rule?: string;
+  /** Milliseconds since the epoch, inclusive. */
+  since?: number;
+  until?: number;
+  /** Newest first, at most this many. */
+  limit: number;
+}
+
+export interface TrackingStore {
+  /** Writes the records in one transaction; rejects when the database fails (the caller counts the drop). */
+  write(records: readonly TrackingRecord[]): Promise<void>;
+  /** Newest first. */
+  find(filter: TrackingFilter): Promise<TrackingRecord[]>;
+  get(id: number): Promise<TrackingRecord | undefined>;
+  /** Deletes records older than `before` (ms), then the oldest beyond `maxBytes` when given; returns how many went. */
+  prune(before: number, maxBytes?: number): Promise<number>;
+  close(): Promise<void>;
+}
