@@ -56,10 +56,24 @@ export interface ServiceConfig {
   dns: DnsConfig;
   /** The status page, /metrics, /healthz and /readyz. */
   http: HttpConfig;
+  /** The tracking log (issue 16): a record of every message and of every session without one. */
+  tracking: TrackingConfig;
   /** observe: every answer is logged and counted as what Floodgate would do, and none is given. */
   mode: 'enforce' | 'observe';
   /** auto: text on a terminal, JSON anywhere else. */
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' | 'auto' };
+}
+
+export interface TrackingConfig {
+  /** sqlite: a file under state_dir (tracking.sqlite); postgres: a shared server; off. */
+  backend: 'sqlite' | 'postgres' | 'off';
+  /** postgres: the connection URL (postgres://user:password@host:port/db). */
+  url: string | undefined;
+  keepMs: number;
+  /** The SQLite file is pruned, oldest first, to stay under this. */
+  maxBytes: number;
+  /** Record the Subject when the body is read (it is personal data: off by default). */
+  subject: boolean;
 }
 
 /** The resolver DNS list and reverse-DNS rules query. */
@@ -158,6 +172,20 @@ const schema = {
       },
     },
     http: httpSchema,
+    tracking: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        backend: { enum: ['sqlite', 'postgres', 'off'] },
+        url: { type: 'string', pattern: '^postgres(ql)?://' },
+        keep: durationSchema,
+        max_size_mb: { type: 'integer', minimum: 1 },
+        subject: { type: 'boolean' },
+      },
+      // "missing field "url" in tracking" rather than a connection to a default address.
+      if: { properties: { backend: { const: 'postgres' } }, required: ['backend'] },
+      then: { properties: { url: true }, required: ['url'] },
+    },
     mode: { enum: ['enforce', 'observe'] },
     log: {
       type: 'object',
@@ -218,6 +246,14 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
     mtaTimeoutMs: durationMs(raw.mta_timeout ?? '30s'),
     dns: dnsConfig(raw.dns ?? {}, file),
     http: httpConfig(raw.http, source),
+    tracking: Object.freeze({
+      backend: raw.tracking?.backend ?? 'sqlite',
+      url: raw.tracking?.url,
+      // A week answers "why was my mail refused last Tuesday"; a longer memory is personal data kept longer.
+      keepMs: durationMs(raw.tracking?.keep ?? '7d'),
+      maxBytes: (raw.tracking?.max_size_mb ?? 1024) * 1024 * 1024,
+      subject: raw.tracking?.subject ?? false,
+    }),
     mode: raw.mode ?? 'enforce',
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'auto' },
   };

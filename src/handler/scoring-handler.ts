@@ -13,9 +13,11 @@ import type { ReputationChecks } from '../reputation/reputation-checks';
 import type { AlertSink } from './alerter';
 import { answerLogFields, answerRecord } from './answer-record';
 import { UNOBSERVED, type ScoringObserver } from './scoring-observer';
+import { SessionRecorder } from './session-recorder';
 import { SideActions } from './side-actions';
+import type { TrackingRecord } from '../tracking/tracking-record';
 import { StoreHealth, type StoreErrorPolicy } from './store-health';
-import { connectionVerdict, needsOf, toVerdict } from './verdicts';
+import { connectionVerdict, needsOf, toVerdict, verdictAction } from './verdicts';
 
 export interface ScoringHandlerOptions {
   engine: ScoringEngine;
@@ -32,6 +34,8 @@ export interface ScoringHandlerOptions {
    * and none is given (the MTA hears continue); alerts, header marks and deletions are left undone.
    */
   observeOnly?: boolean;
+  /** Tracking (issue 16): each message's and each message-less session's record goes here. */
+  track?: (record: TrackingRecord) => void;
 }
 
 const CONTINUE_ACTION: ThresholdAction = Object.freeze({ kind: 'continue' });
@@ -45,7 +49,8 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const storeHealth = new StoreHealth(logger, options.onStoreError, observer);
   const sideActions = new SideActions(engine, logger, observer, now, options.alerter);
   const lookups = options.reputation && !options.reputation.idle ? options.reputation : undefined;
-  const needs = needsOf(ruleSet);
+  const recorder = options.track ? new SessionRecorder(options.track, now) : undefined;
+  const needs = needsOf(ruleSet, recorder !== undefined);
 
   /** The engine's answer with the evaluation behind it, or on_store_error's answer when the store fails. */
   async function decide(ctx: SessionContext, event: RuleEvent, facts: Facts): Promise<{ action: ThresholdAction; evaluation?: Evaluation }> {
@@ -69,11 +74,13 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     const plain = factsFor(ctx, event, detail);
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
     const { action, evaluation } = await decide(ctx, event, facts);
+    const given = observeOnly ? CONTINUE_ACTION : action;
+    recorder?.event(ctx, event, facts, action, evaluation, given);
     if (action.kind === 'continue') return action;
     const record = answerRecord(ctx, facts, action, evaluation, observeOnly, now());
     observer.answered(record);
     logger.info(observeOnly ? 'observe: would answer' : 'answer', answerLogFields(record));
-    return observeOnly ? CONTINUE_ACTION : action;
+    return given;
   }
 
   const onEvent = (event: RuleEvent) => async (ctx: SessionContext, detail?: EventDetail): Promise<Verdict> => {
@@ -106,11 +113,19 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     needs: () => needs,
     ...(connect ? { connect } : {}),
     ...(helo ? { helo } : {}),
-    ...(ruleSet.events.has('mail') ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
-    ...(ruleSet.events.has('rcpt') ? { rcpt: (ctx: SessionContext, recipient: string) => rcpt(ctx, { recipient }) } : {}),
+    // With tracking every MAIL and RCPT is evaluated, so that each recipient's answer is recorded.
+    ...(ruleSet.events.has('mail') || recorder ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
+    ...(ruleSet.events.has('rcpt') || recorder ? { rcpt: (ctx: SessionContext, recipient: string) => rcpt(ctx, { recipient }) } : {}),
     async eom(ctx: SessionContext): Promise<EomResult> {
       const verdict = ruleSet.events.has('eom') ? await eomEvent(ctx, { size: ctx.message?.bodyBytes }) : { kind: 'continue' as const };
+      recorder?.messageEnded(ctx, verdictAction(verdict));
       return { verdict, modifications: sideActions.takeMarks(ctx) };
     },
+    ...(recorder
+      ? {
+          abort: (ctx: SessionContext) => recorder.messageAborted(ctx),
+          close: (ctx: SessionContext) => recorder.sessionClosed(ctx),
+        }
+      : {}),
   };
 }

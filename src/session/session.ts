@@ -148,12 +148,12 @@ export class MilterSession implements SessionContext {
     }
   }
 
-  /** Called by the connection adapter when the socket is gone: cancels tarpits, runs cleanup once. */
   /** Waiting out a tarpit delay (only delays set timers). */
   get delaying(): boolean {
     return this.timers.size > 0;
   }
 
+  /** Called by the connection adapter when the socket is gone: cancels tarpits, runs cleanup once. */
   async dispose(): Promise<void> {
     if (this.closed) return;
     for (const t of this.timers) clearTimeout(t);

@@ -39,6 +39,7 @@ const DEFAULTS = {
   mtaTimeoutMs: 30_000,
   dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
   http: { listen: { kind: 'tcp', host: '127.0.0.1', port: 8899 }, auth: undefined },
+  tracking: { backend: 'sqlite', url: undefined, keepMs: 7 * 86_400_000, maxBytes: 1024 * 1024 * 1024, subject: false },
   mode: 'enforce',
   log: { level: 'info', format: 'auto' },
 };
@@ -82,6 +83,7 @@ describe('values', () => {
     'admin_socket: ctl.sock',
     'mta_timeout: 10s',
     'http: {listen: "[::1]:9000"}',
+    'tracking: {backend: postgres, url: "postgres://fg@db.example.net/floodgate", keep: 30d, max_size_mb: 10, subject: true}',
     'mode: observe',
     'log: {level: debug, format: text}',
   ].join('\n');
@@ -110,6 +112,7 @@ describe('values', () => {
       mtaTimeoutMs: 10_000,
       dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
       http: { listen: { kind: 'tcp', host: '::1', port: 9000 }, auth: undefined },
+      tracking: { backend: 'postgres', url: 'postgres://fg@db.example.net/floodgate', keepMs: 30 * 86_400_000, maxBytes: 10 * 1024 * 1024, subject: true },
       mode: 'observe',
       log: { level: 'debug', format: 'text' },
     });
@@ -182,8 +185,12 @@ describe('problems, each with file:line:column', () => {
     expect(problems('socket: {mode: "0989"}').map((p) => p.message)).toEqual([expect.stringMatching(/^socket\.mode must match pattern/)]);
   });
 
+  test('tracking with postgres needs its url', () => {
+    expect(problems('tracking:\n  backend: postgres\n')).toEqual([{ file: 'floodgate.yml', line: 2, column: 3, message: 'missing field "url" in tracking' }]);
+  });
+
   test('a duration with an unknown unit or a negative number is refused at its position', () => {
-    for (const bad of ['5d', '-3s', '10 s', '"30"', '-1']) {
+    for (const bad of ['5w', '-3s', '10 s', '"30"', '-1']) {
       const found = problems(`limits:\n  idle_timeout: ${bad}\n`);
       expect(found.length).toBeGreaterThan(0);
       for (const p of found) expect([bad, p.line, p.column, p.message.startsWith('limits.idle_timeout ')]).toEqual([bad, 2, 17, true]);

@@ -1,0 +1,134 @@
+// Gathers what happened in one SMTP session into tracking records: one per message, or one for a
+// session that ended without a message (refused at CONNECT, HELO, MAIL or RCPT, or a client that quit).
+import type { Facts, RuleEvent, ThresholdAction } from '../rules/rule-set';
+import type { SessionContext } from '../session/handler';
+import type { Evaluation } from '../engine/scoring-engine';
+import type { TrackedAnswer, TrackedRecipient, TrackingRecord } from '../tracking/tracking-record';
+
+/** What one connection has gathered so far; the message part is reset at each message's end. */
+interface SessionState {
+  recorded: boolean;
+  refusal?: { answer: TrackedAnswer; stage: TrackingRecord['stage'] };
+  reverseDns?: string;
+  delayMs: number;
+  rules: Set<string>;
+  keys: Map<string, number>;
+  dnsLists: Set<string>;
+  recipients: TrackedRecipient[];
+  mailAnswer?: TrackedAnswer;
+}
+
+const REFUSALS: Partial<Record<ThresholdAction['kind'], TrackedAnswer>> = { tempfail: 'tempfail', reject: 'reject', discard: 'discard' };
+
+export class SessionRecorder {
+  private readonly sessions = new WeakMap<SessionContext, SessionState>();
+
+  constructor(
+    private readonly emit: (record: TrackingRecord) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** One evaluated event and the answer given to it (before mode: observe turned it into continue). */
+  event(ctx: SessionContext, event: RuleEvent, facts: Facts, action: ThresholdAction, evaluation: Evaluation | undefined, given: ThresholdAction): void {
+    const state = this.state(ctx);
+    if (evaluation) {
+      for (const rule of evaluation.matched) state.rules.add(rule.name);
+      if (evaluation.kind === 'scored') for (const { update, score } of evaluation.scored) state.keys.set(update.key, Math.round(score * 100) / 100);
+    }
+    for (const list of [...(facts.dnsbl?.listedOn ?? []), ...(facts.rhsbl?.listedOn ?? [])]) state.dnsLists.add(list);
+    if (facts.reverseDns) state.reverseDns = facts.reverseDns;
+    if (action.kind === 'delay') state.delayMs += action.seconds * 1000;
+    const refused = REFUSALS[given.kind];
+    if (event === 'rcpt') {
+      state.recipients.push({ address: facts.recipient ?? '', answer: refused ?? (given.kind === 'delay' ? 'delayed' : 'accepted'), ...replyOf(given) });
+    } else if (event === 'mail') {
+      state.mailAnswer = refused;
+    } else if (refused && (event === 'connect' || event === 'helo')) {
+      state.refusal = { answer: refused, stage: event };
+    }
+  }
+
+  /** The message's end of data was answered: its record. */
+  messageEnded(ctx: SessionContext, given: ThresholdAction): void {
+    const state = this.state(ctx);
+    const refused = REFUSALS[given.kind];
+    const answer: TrackedAnswer = refused ?? (state.delayMs > 0 ? 'delayed' : 'accepted');
+    this.write(ctx, state, answer, 'eom');
+  }
+
+  /** The message ended without an end of data (refused, RSET, the client left): its record. */
+  messageAborted(ctx: SessionContext): void {
+    const state = this.sessions.get(ctx);
+    if (!state || (state.mailAnswer === undefined && state.recipients.length === 0 && ctx.message === undefined)) return;
+    if (state.mailAnswer) return this.write(ctx, state, state.mailAnswer, 'mail');
+    const refused = state.recipients.filter((r) => r.answer !== 'accepted' && r.answer !== 'delayed');
+    if (state.recipients.length > 0 && refused.length === state.recipients.length) return this.write(ctx, state, refused[refused.length - 1]!.answer, 'rcpt');
+    this.write(ctx, state, 'quit', 'quit');
+  }
+
+  /** The connection is over: a record for a session that produced none. */
+  sessionClosed(ctx: SessionContext): void {
+    const state = this.sessions.get(ctx);
+    if (state?.recorded) return;
+    const current = state ?? this.state(ctx);
+    // A message the session layer never opened (its MAIL refused) still has its answers here.
+    if (current.mailAnswer) this.write(ctx, current, current.mailAnswer, 'mail');
+    else if (current.refusal) this.write(ctx, current, current.refusal.answer, current.refusal.stage);
+    else this.write(ctx, current, 'quit', 'quit');
+    this.sessions.delete(ctx);
+  }
+
+  private state(ctx: SessionContext): SessionState {
+    let state = this.sessions.get(ctx);
+    if (!state) {
+      state = { recorded: false, delayMs: 0, rules: new Set(), keys: new Map(), dnsLists: new Set(), recipients: [] };
+      this.sessions.set(ctx, state);
+    }
+    return state;
+  }
+
+  private write(ctx: SessionContext, state: SessionState, answer: TrackedAnswer, stage: TrackingRecord['stage']): void {
+    const connect = ctx.connect;
+    const message = ctx.message;
+    const queueId = ctx.macro('i');
+    const authUser = ctx.macro('{auth_authen}');
+    this.emit({
+      time: this.now(),
+      session: ctx.connectionId,
+      ...optional('mtaHost', ctx.macro('j')),
+      ...optional('daemon', ctx.macro('{daemon_name}')),
+      ...optional('queueId', queueId),
+      ...(connect && (connect.family === 'inet' || connect.family === 'inet6') ? { clientIp: connect.address } : {}),
+      ...(connect && !connect.hostname.startsWith('[') ? { clientName: connect.hostname } : {}),
+      ...optional('reverseDns', state.reverseDns),
+      ...optional('helo', ctx.helo),
+      ...optional('authUser', authUser),
+      ...(message ? { sender: message.sender.replace(/^<(.*)>$/, '$1') } : {}),
+      recipients: state.recipients,
+      answer,
+      stage,
+      delayMs: state.delayMs,
+      rules: [...state.rules],
+      keys: [...state.keys].map(([key, score]) => ({ key, score })),
+      dnsLists: [...state.dnsLists],
+      ...(message && message.bodyBytes > 0 ? { size: message.bodyBytes } : {}),
+    });
+    state.recorded = true;
+    // The next message on this connection starts afresh; the connection's own facts stay.
+    state.rules = new Set();
+    state.keys = new Map();
+    state.recipients = [];
+    state.mailAnswer = undefined;
+    state.delayMs = 0;
+  }
+}
+
+function replyOf(action: ThresholdAction): { reply?: string } {
+  if ((action.kind !== 'tempfail' && action.kind !== 'reject') || !action.reply) return {};
+  const { code, ext, text } = action.reply;
+  return { reply: `${code}${ext ? ` ${ext}` : ''} ${[text].flat().join(' ')}` };
+}
+
+function optional<K extends string>(name: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined || value === '' ? {} : ({ [name]: value } as Record<K, string>);
+}
