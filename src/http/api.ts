@@ -1,6 +1,7 @@
-// The status page's JSON API: status, timeline, recent answers, top keys, one key, and a reset that
-// exists only with http.auth (a POST carrying the CSRF token from /api/status).
+// The status page's JSON API: status, timeline, recent answers, top keys, one key, the tracking log
+// (filters and one record), and a reset that exists only with http.auth (a POST with the CSRF token).
 import type { IncomingMessage } from 'node:http';
+import { trackFilter } from '../tracking/track-query';
 import type { Operations } from '../ops/operations';
 import type { HttpAuthenticator } from './auth';
 
@@ -32,6 +33,12 @@ export async function apiRoute(c: ApiContext): Promise<unknown> {
   const route = c.url.pathname.slice('/api/'.length);
   if (route === 'reset') return reset(c);
   if (c.method !== 'GET' && c.method !== 'HEAD') throw new HttpProblem(405, 'GET only', { Allow: 'GET, HEAD' });
+  const record = /^track\/([0-9]{1,15})$/.exec(route);
+  if (record) {
+    const found = await c.operations.trackRecord(Number(record[1]));
+    if (!found) throw new HttpProblem(404, c.operations.tracking ? `no tracking record ${record[1]}` : 'tracking is off');
+    return found;
+  }
   const ops = c.operations;
   switch (route) {
     case 'status':
@@ -49,6 +56,17 @@ export async function apiRoute(c: ApiContext): Promise<unknown> {
       const keyClass = c.url.searchParams.get('class') ?? undefined;
       if (keyClass !== undefined && !ops.keyClasses().includes(keyClass)) throw new HttpProblem(400, `unknown key class ${JSON.stringify(keyClass)}`);
       return { keyClass: keyClass ?? null, keys: await ops.top(keyClass, count(c.url, 'limit', 20, 100)) };
+    }
+    case 'track': {
+      if (!ops.tracking) throw new HttpProblem(404, 'tracking is off (tracking.backend: off)');
+      const q = c.url.searchParams;
+      const value = (name: string) => q.get(name) || undefined;
+      const filter = trackFilter(
+        { from: value('from'), to: value('to'), ip: value('ip'), 'queue-id': value('queue_id'), answer: value('answer'), rule: value('rule'), since: value('since'), until: value('until'), limit: value('limit') ?? '100' },
+        Date.now(),
+      );
+      if (typeof filter === 'string') throw new HttpProblem(400, filter);
+      return { records: await ops.track(filter) };
     }
     case 'key': {
       const key = c.url.searchParams.get('key') ?? '';

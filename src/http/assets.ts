@@ -18,8 +18,9 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * `index.html` at `/`, every other file at `/assets/<name>`. Only plain names of known types are
- * taken: the table is fixed at start, and no request path ever reaches the file system.
+ * `index.html` at `/`, another page `<name>.html` at `/<name>` (the tracking viewer at /track), every
+ * other file at `/assets/<name>`. Only plain names of known types are taken: the table is fixed at
+ * start, and no request path ever reaches the file system.
  */
 export function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
@@ -28,7 +29,8 @@ export function loadAssets(dir: string): Map<string, Asset> {
     if (!type || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) continue;
     const body = readFileSync(join(dir, name));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    assets.set(name === 'index.html' ? '/' : `/assets/${name}`, { type, body, etag });
+    const path = name === 'index.html' ? '/' : name.endsWith('.html') ? `/${name.slice(0, -'.html'.length)}` : `/assets/${name}`;
+    assets.set(path, { type, body, etag });
   }
   if (!assets.has('/')) throw new Error(`${dir}: no index.html (run npm run build)`);
   return assets;

@@ -3,6 +3,7 @@
 import type { AnswerRecord } from '../handler/scoring-observer';
 import type { KeyClass, RuleSet, Threshold } from '../rules/rule-set';
 import type { ScoreStore } from '../store/score-store';
+import type { TrackingFilter, TrackingRecord, TrackingStore } from '../tracking/tracking-record';
 import type { Activity, Timeline } from './activity';
 import type { FloodgateMetrics } from './metrics';
 import type { MeasuredStore } from './measured-store';
@@ -28,6 +29,8 @@ export interface OperationsSources {
   dns: () => DnsListReport[];
   /** The store must answer within this for /readyz. */
   readyTimeoutMs: number;
+  /** The tracking log, when tracking is on: the viewer reads it. */
+  tracking?: TrackingStore;
   onReset: (key: string, existed: boolean, by: string) => void;
   now?: () => number;
 }
@@ -122,6 +125,19 @@ export class Operations {
     this.topCache.clear();
     this.sources.onReset(key, existed, by);
     return existed;
+  }
+
+  get tracking(): boolean {
+    return this.sources.tracking !== undefined;
+  }
+
+  /** Tracking records, newest first; undefined when tracking is off. */
+  track(filter: TrackingFilter): Promise<TrackingRecord[]> | undefined {
+    return this.sources.tracking?.find(filter);
+  }
+
+  trackRecord(id: number): Promise<TrackingRecord | undefined> | undefined {
+    return this.sources.tracking?.get(id);
   }
 
   /** Ready when the store answers a read within the store timeout. */

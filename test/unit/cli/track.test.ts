@@ -1,5 +1,6 @@
 // floodgate track: options to a filter (durations, dates, CIDR, answers), and the one-line and full renderings.
-import { renderRecord, renderRecords, trackFilter } from '../../../src/cli/track';
+import { renderRecord, renderRecords } from '../../../src/cli/track';
+import { trackFilter } from '../../../src/tracking/track-query';
 import type { TrackingRecord } from '../../../src/tracking/tracking-record';
 
 const NOW = Date.UTC(2026, 11, 5, 12, 0, 0);
