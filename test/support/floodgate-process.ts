@@ -16,9 +16,10 @@ export interface FloodgateProcess {
 /** The "listening" line in the JSON or the text log format. */
 const LISTENING = /"message":"listening"|^\S+ info listening /m;
 
-export async function startFloodgateProcess(configFile: string): Promise<FloodgateProcess> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run test:full does)`);
-  const child = spawnTracked(process.execPath, [CLI, 'run', '--config', configFile]);
+/** `cli`: the compiled CLI to run; the default is this checkout's, as seen from test/support (compiled copies pass their own). */
+export async function startFloodgateProcess(configFile: string, cli = CLI): Promise<FloodgateProcess> {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run test:full does)`);
+  const child = spawnTracked(process.execPath, [cli, 'run', '--config', configFile]);
   await waitFor(() => LISTENING.test(child.output()) || child.child.exitCode !== null, 10_000, () => `floodgate to listen; output:\n${child.output()}`);
   if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
   return {
