@@ -9,8 +9,8 @@ import { RecentTable } from './recent.js';
 
 /** Live enough to watch a flood build up, light enough to leave open all day: four small requests. */
 const POLL_MS = 3000;
-/** The API's recent answers include allow-list ones, which the table leaves out: ask for more than it shows. */
-const RECENT_FETCHED = 200;
+/** The table's rows: the API lists refusals and delays only. */
+const RECENT_FETCHED = 100;
 const TOP_KEYS = 20;
 
 const $ = (id) => document.getElementById(id);

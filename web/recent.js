@@ -1,7 +1,7 @@
 // The table of the most recent refusals and delays: who was refused, by which rule and key, and how.
 import { answerBadge, cell, el, formatNumber, formatTime, keyButton } from './dom.js';
 
-/** Allow-list answers ("ok") are not refusals: the API returns them too, the table leaves them out. */
+/** Refusals and delays; the API lists no allow-list answers ("ok"), this keeps the table to these four whatever it sends. */
 const SHOWN = new Set(['reject', 'tempfail', 'delay', 'discard']);
 /** Rows kept in the table; the API holds the last 500 answers of every kind. */
 const RECENT_ROWS = 100;

@@ -1,5 +1,5 @@
 // What the service did lately, in memory: sessions per second and answers per minute for the last
-// hour, and the most recent answers with who they were for. Bounded whatever the traffic.
+// hour, and the most recent refusals and delays with who they were for. Bounded whatever the traffic.
 import type { AnswerKind, AnswerRecord } from '../handler/scoring-observer';
 import { ANSWER_KINDS, type ActivityWindow } from './status-report';
 
@@ -66,13 +66,16 @@ export class Activity {
     const minute = Math.floor(record.time / 60_000);
     this.answers.get(record.answer)!.add(minute);
     if (record.would) this.would.add(minute);
+    // Allow-list answers are counted, not listed: every trusted relay's session has one, and they
+    // would push the refusals and delays an operator looks for out of the list within seconds.
+    if (record.answer === 'ok') return;
     // A ring: the oldest record is overwritten, nothing is allocated but the record itself.
     if (this.recentAnswers.length < RECENT_KEPT) this.recentAnswers.push(record);
     else this.recentAnswers[this.recentNext] = record;
     this.recentNext = (this.recentNext + 1) % RECENT_KEPT;
   }
 
-  /** The last `limit` answers, newest first. */
+  /** The last `limit` refusals and delays, newest first. */
   recent(limit = RECENT_KEPT): AnswerRecord[] {
     const n = this.recentAnswers.length;
     const out: AnswerRecord[] = [];

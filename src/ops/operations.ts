@@ -52,10 +52,10 @@ export interface KeyScore {
 
 /**
  * How long one scan for top keys serves every caller: top() reads every stored key of a class (a
- * LevelDB scan, a Redis SCAN), and pages polling every few seconds, 500 of them at once, or a
- * status command must not each start one.
+ * LevelDB scan, a Redis SCAN), and 500 pages loaded at once must not each start one. Shorter than
+ * the page's 3 s poll, so that one open page sees a fresh scan at every poll.
  */
-const TOP_CACHE_MS = 5_000;
+const TOP_CACHE_MS = 2_000;
 
 export class Operations {
   private readonly now: () => number;

@@ -55,3 +55,11 @@ test('recent answers come newest first and the ring keeps the last 500', () => {
   expect(activity.recent(3).map((r) => r.conn)).toEqual([`c${RECENT_KEPT + 19}`, `c${RECENT_KEPT + 18}`, `c${RECENT_KEPT + 17}`]);
   expect(new Activity().recent(10)).toEqual([]);
 });
+
+test('allow-list answers are counted but not listed', () => {
+  const activity = new Activity(() => T0);
+  activity.answered(answer(T0, 'reject', false, 'refused'));
+  for (let i = 0; i < 600; i++) activity.answered(answer(T0, 'ok', false, `trusted${i}`));
+  expect(activity.recent().map((r) => r.conn)).toEqual(['refused']);
+  expect(activity.window(1).answers.ok).toBe(600);
+});
