@@ -1,6 +1,7 @@
 // What the HTTP side costs the milter (issue 15): Floodgate with the status page open and /metrics
 // scraped every second against the same build with `http: off`, runs alternating (off on off on ...).
 //
+//   node scripts/build-web.js bench/results/tmp/floodgate/web   (after compiling the bench's build)
 //   node bench/results/tmp/js/bench/status-page/http-overhead.js
 //
 // "Page open" is what web/app.js asks for while a postmaster watches: /api/status, /api/timeline,

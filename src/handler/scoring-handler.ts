@@ -62,6 +62,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     }
     storeHealth.answered(ctx.connectionId, evaluation);
     for (const rule of evaluation.matched) observer.ruleMatched(rule.name);
+    if (evaluation.kind === 'scored' && evaluation.scored.length > 0) observer.keysScored(evaluation.scored, now());
     for (const { rule, keys } of evaluation.observed) {
       logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }), ...(rule.action ? { would: rule.action.kind } : {}) });
     }

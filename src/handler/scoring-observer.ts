@@ -1,5 +1,6 @@
 // What the scoring handler reports as it works: answers with what decided them, rule matches, threshold
 // crossings, store failures, alert mails. Metrics, the status page and the answer log line listen.
+import type { ScoredKey } from '../engine/decide';
 import type { KeyClass, RuleEvent, ThresholdAction } from '../rules/rule-set';
 
 export type AnswerKind = Exclude<ThresholdAction['kind'], 'continue'>;
@@ -35,6 +36,8 @@ export interface ScoringObserver {
   ruleMatched(rule: string): void;
   /** A key's score fell in a threshold's range; `observe` for the observe-only ranges. */
   thresholdCrossed(keyClass: KeyClass, answer: ThresholdAction['kind'], observe: boolean): void;
+  /** The keys an evaluation counted, with the scores the store returned (the hottest keys are kept from these). */
+  keysScored(scored: readonly ScoredKey[], now: number): void;
   /** The store failed an evaluation and on_store_error answered. */
   storeFailed(): void;
   /** An alert mail was handed to the relay, or held back by the key's cooldown. */
@@ -46,6 +49,7 @@ export const UNOBSERVED: ScoringObserver = {
   answered: () => undefined,
   ruleMatched: () => undefined,
   thresholdCrossed: () => undefined,
+  keysScored: () => undefined,
   storeFailed: () => undefined,
   alerted: () => undefined,
 };

@@ -85,6 +85,7 @@ export class FloodgateMetrics {
     answered: (record: AnswerRecord) => this.answers.inc({ event: record.event, answer: record.answer, observe: String(record.would) }),
     ruleMatched: (rule: string) => this.ruleMatches.inc({ rule }),
     thresholdCrossed: (keyClass: KeyClass, answer: ThresholdAction['kind'], observe: boolean) => this.thresholds.inc({ key_class: keyClass, answer, observe: String(observe) }),
+    keysScored: () => undefined,
     storeFailed: () => this.storeFailedAnswers.inc(),
     alerted: (result) => this.alerts.inc({ result }),
   };

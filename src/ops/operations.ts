@@ -5,6 +5,7 @@ import type { KeyClass, RuleSet, Threshold } from '../rules/rule-set';
 import type { ScoreStore } from '../store/score-store';
 import type { TrackingFilter, TrackingRecord, TrackingStore } from '../tracking/tracking-record';
 import type { Activity, Timeline } from './activity';
+import type { HotKeys } from './hot-keys';
 import type { FloodgateMetrics } from './metrics';
 import type { MeasuredStore } from './measured-store';
 import type { DnsListReport, StatusReport } from './status-report';
@@ -22,6 +23,7 @@ export interface OperationsSources {
   mode: () => 'enforce' | 'observe';
   rules: () => LoadedRules;
   store: MeasuredStore;
+  hotKeys: HotKeys;
   activity: Activity;
   metrics: FloodgateMetrics;
   mta: () => { open: number; delaying: number };
@@ -50,16 +52,8 @@ export interface KeyScore {
   position: ThresholdPosition;
 }
 
-/**
- * How long one scan for top keys serves every caller: top() reads every stored key of a class (a
- * LevelDB scan, a Redis SCAN), and 500 pages loaded at once must not each start one. Shorter than
- * the page's 3 s poll, so that one open page sees a fresh scan at every poll.
- */
-const TOP_CACHE_MS = 2_000;
-
 export class Operations {
   private readonly now: () => number;
-  private readonly topCache = new Map<string, { at: number; keys: Promise<KeyScore[]> }>();
 
   constructor(private readonly sources: OperationsSources) {
     this.now = sources.now ?? Date.now;
@@ -77,7 +71,7 @@ export class Operations {
     const s = this.sources;
     const loaded = s.rules();
     const now = this.now();
-    const top = await this.top(undefined, 5).catch(() => []);
+    const top = this.top(undefined, 5);
     return {
       version: s.version,
       pid: process.pid,
@@ -101,18 +95,9 @@ export class Operations {
     return this.sources.activity.recent(limit);
   }
 
-  /** Highest scores, of one class or of all; `keyClass` must be a class of the loaded rules. */
-  top(keyClass: string | undefined, limit: number): Promise<KeyScore[]> {
-    const now = this.now();
-    const id = `${keyClass ?? ''} ${limit}`;
-    const cached = this.topCache.get(id);
-    if (cached && now - cached.at < TOP_CACHE_MS) return cached.keys;
-    const keys = this.sources.store.top(limit, now, keyClass === undefined ? undefined : `${keyClass}:`).then((records) => records.map((r) => this.scored(r.key, r.score)));
-    // A failed scan is not kept: the next caller asks the store again.
-    keys.catch(() => this.topCache.delete(id));
-    if (this.topCache.size > 64) this.topCache.clear();
-    this.topCache.set(id, { at: now, keys });
-    return keys;
+  /** Highest scores, of one class or of all, from the hot keys kept in memory (hot-keys.ts). */
+  top(keyClass: string | undefined, limit: number): KeyScore[] {
+    return this.sources.hotKeys.top(limit, this.now(), keyClass === undefined ? undefined : `${keyClass}:`).map((k) => this.scored(k.key, k.score));
   }
 
   async key(key: string): Promise<KeyScore | undefined> {
@@ -122,7 +107,7 @@ export class Operations {
 
   async reset(key: string, by: string): Promise<boolean> {
     const existed = await this.sources.store.delete(key);
-    this.topCache.clear();
+    this.sources.hotKeys.forget(key);
     this.sources.onReset(key, existed, by);
     return existed;
   }

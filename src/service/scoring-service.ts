@@ -15,6 +15,7 @@ import { StatusServer } from '../http/status-server';
 import { limitMallocArenas } from '../native/malloc';
 import { Activity } from '../ops/activity';
 import { MeasuredStore } from '../ops/measured-store';
+import { HotKeys } from '../ops/hot-keys';
 import { FloodgateMetrics } from '../ops/metrics';
 import { Operations, type LoadedRules } from '../ops/operations';
 import { loadRuleSet } from '../rules/loader';
@@ -56,6 +57,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
   let loaded: LoadedRules | undefined;
   let mode: 'enforce' | 'observe' = 'enforce';
   const activity = new Activity();
+  const hotKeys = new HotKeys();
   const metrics = new FloodgateMetrics({ mtaConnections: () => service?.connectionCount ?? 0, delaying: () => service?.delayingCount ?? 0 }, options.version);
   const lookups = new ReputationLookupResources(metrics.dns);
   const mtaTotals = { total: 0, refused: 0 };
@@ -65,6 +67,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       metrics.scoring.answered(record);
       activity.answered(record);
     },
+    keysScored: (scored, now) => hotKeys.scored(scored, now),
   };
 
   const handlerFor = async (config: ServiceConfig, logger: Logger): Promise<MilterHandler> => {
@@ -112,12 +115,19 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       // Before LevelDB's and libuv's threads start and each takes an arena of its own (src/native/malloc.ts).
       limitMallocArenas(MALLOC_ARENAS);
       store = new MeasuredStore(await openStore(config, logger), config.storeBackend, metrics);
+      // One scan at start, in the background, so that a restart in the middle of a flood still shows it.
+      const seedAt = Date.now();
+      void store.top(hotKeys.capacity, seedAt).then(
+        (records) => hotKeys.seed(records, seedAt),
+        (error: unknown) => logger.warn('could not read the hottest keys from the store at start', { error: String((error as Error).message ?? error) }),
+      );
       const operations = new Operations({
         version: options.version,
         startedAt,
         mode: () => mode,
         rules: () => loaded!,
         store,
+        hotKeys,
         activity,
         metrics,
         mta: () => ({ open: service?.connectionCount ?? 0, delaying: service?.delayingCount ?? 0 }),

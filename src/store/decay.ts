@@ -15,7 +15,7 @@ export interface StoredScore {
  */
 export const MAX_EXPIRES_AT = 999_999_999_999_999;
 
-export function decayedScore(stored: StoredScore, now: number): number {
+export function decayedScore(stored: Pick<StoredScore, 'score' | 'updatedAt' | 'halfLifeMs'>, now: number): number {
   const elapsed = now - stored.updatedAt;
   // Out-of-order `now`s decay nothing rather than grow the score.
   if (elapsed <= 0) return stored.score;

@@ -19,6 +19,7 @@ export function recordingObserver(): RecordingObserver {
     answered: (record) => void seen.answers.push(record),
     ruleMatched: (rule) => void seen.rules.push(rule),
     thresholdCrossed: (keyClass, answer, observe) => void seen.thresholds.push({ keyClass, answer, observe }),
+    keysScored: () => undefined,
     storeFailed: () => void seen.storeFailures++,
     alerted: (result) => void seen.alerts.push(result),
   };

@@ -1,7 +1,8 @@
 // Operations: where a score stands among its thresholds, readiness against a failing or hanging store,
-// one top-keys scan shared by callers, resets.
+// top keys from the hot keys, resets.
 import { Activity } from '../../../src/ops/activity';
 import { MeasuredStore } from '../../../src/ops/measured-store';
+import { HotKeys } from '../../../src/ops/hot-keys';
 import { FloodgateMetrics } from '../../../src/ops/metrics';
 import { Operations, positionOf } from '../../../src/ops/operations';
 import { parseRuleSet } from '../../../src/rules/loader';
@@ -41,7 +42,7 @@ test.each([
   expect(positionOf(thresholds, score)).toEqual(position);
 });
 
-function operations(store: ScoreStore, now = () => 1_000_000) {
+function operations(store: ScoreStore, now = () => 1_000_000, hotKeys = new HotKeys()) {
   const metrics = new FloodgateMetrics({ mtaConnections: () => 0, delaying: () => 0 }, '0.0.0');
   const resets: string[] = [];
   const ops = new Operations({
@@ -50,6 +51,7 @@ function operations(store: ScoreStore, now = () => 1_000_000) {
     mode: () => 'enforce',
     rules: () => ({ ruleSet, sha256: 'x', loadedAt: 0 }),
     store: new MeasuredStore(store, 'memory', metrics),
+    hotKeys,
     activity: new Activity(now),
     metrics,
     mta: () => ({ open: 0, delaying: 0 }),
@@ -70,23 +72,20 @@ test('ready when the store answers; not ready, with the reason, when it fails or
   expect(await operations(hanging).ops.ready()).toEqual({ ready: false, reason: 'the score store did not answer within 50 ms' });
 });
 
-test('one top-keys scan serves callers for 2 s; a reset clears it and is reported', async () => {
+test('top keys come from the hot keys, decayed to now; a reset forgets the key and is reported', async () => {
   const store = new MemoryStore();
   let now = 1_000_000;
-  let scans = 0;
-  const counting = Object.assign(Object.create(store) as MemoryStore, { top: (...args: Parameters<MemoryStore['top']>) => (scans++, store.top(...args)) });
-  const { ops, resets } = operations(counting, () => now);
+  const hotKeys = new HotKeys(10);
+  const { ops, resets } = operations(store, () => now, hotKeys);
+  const update = (key: string, points: number) => ({ key, points, halfLifeMs: 3_600_000, keyClass: 'ip', rules: ['r'] });
+  hotKeys.scored([{ update: update('ip:192.0.2.1', 45), score: 45 }, { update: update('ip:192.0.2.2', 3), score: 3 }], now);
   await store.add('ip:192.0.2.1', 45, 3_600_000, now);
-  const [a, b] = await Promise.all([ops.top('ip', 10), ops.top('ip', 10)]);
-  expect(a).toEqual([{ key: 'ip:192.0.2.1', keyClass: 'ip', score: 45, position: { current: { above: 40, answer: 'delay' }, next: { above: 60, answer: 'tempfail', pointsToGo: 15 } } }]);
-  expect(b).toBe(a);
-  expect(scans).toBe(1);
+  expect(ops.top('ip', 1)).toEqual([{ key: 'ip:192.0.2.1', keyClass: 'ip', score: 45, position: { current: { above: 40, answer: 'delay' }, next: { above: 60, answer: 'tempfail', pointsToGo: 15 } } }]);
+  now += 3_600_000;
+  expect(ops.top('ip', 5).map((k) => [k.key, k.score])).toEqual([['ip:192.0.2.1', 22.5], ['ip:192.0.2.2', 1.5]]);
+  expect(ops.top('sender', 5)).toEqual([]);
   expect(await ops.reset('ip:192.0.2.1', 'pm')).toBe(true);
   expect(resets).toEqual(['ip:192.0.2.1 true pm']);
-  expect(await ops.top('ip', 10)).toEqual([]);
-  expect(scans).toBe(2);
-  now += 2_000;
-  await ops.top('ip', 10);
-  expect(scans).toBe(3);
+  expect(ops.top('ip', 5).map((k) => k.key)).toEqual(['ip:192.0.2.2']);
   expect(await ops.key('ip:192.0.2.1')).toBeUndefined();
 });

@@ -1,0 +1,60 @@
+// The hottest keys, kept in memory from the scores the store returns at every event, decayed to the
+// moment they are read: what the status page and `floodgate status` show, without scanning the store.
+//
+// Why not the store: its top() reads every stored key (a LevelDB scan, a Redis SCAN): hundreds of
+// thousands under a flood, every few seconds while a page is open. Measured before this (issue 15
+// bench): an open page cost 10 % of the peak session rate. With a shared Redis each host knows the
+// keys it scored itself, with their shared scores; `floodgate scores top` still asks the store.
+import type { ScoredKey } from '../engine/decide';
+import { decayedScore } from '../store/decay';
+
+interface Hot {
+  score: number;
+  updatedAt: number;
+  halfLifeMs: number;
+}
+
+export class HotKeys {
+  private readonly keys = new Map<string, Hot>();
+
+  /** `capacity`: keys kept; beyond a quarter more, the coldest are dropped. */
+  constructor(readonly capacity = 2000) {}
+
+  /** The keys of one evaluation with the scores the store just returned. */
+  scored(scored: readonly ScoredKey[], now: number): void {
+    for (const { update, score } of scored) {
+      // Delete first: Map order is insertion order, so the least recently scored keys come first.
+      this.keys.delete(update.key);
+      this.keys.set(update.key, { score, updatedAt: now, halfLifeMs: update.halfLifeMs });
+    }
+    if (this.keys.size > this.capacity * 1.25) this.prune(now);
+  }
+
+  /**
+   * The store's highest scores at start (one scan), so that a restart does not forget a flood in
+   * progress; keys scored since the scan began keep their newer score.
+   */
+  seed(records: ReadonlyArray<{ key: string; score: number; halfLifeMs: number }>, now: number): void {
+    for (const r of records) if (!this.keys.has(r.key)) this.keys.set(r.key, { score: r.score, updatedAt: now, halfLifeMs: r.halfLifeMs });
+    if (this.keys.size > this.capacity * 1.25) this.prune(now);
+  }
+
+  forget(key: string): void {
+    this.keys.delete(key);
+  }
+
+  /** Highest current scores first, of keys starting with `prefix` when given. */
+  top(limit: number, now: number, prefix?: string): Array<{ key: string; score: number }> {
+    const out: Array<{ key: string; score: number }> = [];
+    for (const [key, hot] of this.keys) {
+      if (prefix !== undefined && !key.startsWith(prefix)) continue;
+      out.push({ key, score: decayedScore(hot, now) });
+    }
+    return out.sort((a, b) => b.score - a.score).slice(0, limit);
+  }
+
+  private prune(now: number): void {
+    const ranked = this.top(this.keys.size, now);
+    for (const { key } of ranked.slice(this.capacity)) this.keys.delete(key);
+  }
+}
