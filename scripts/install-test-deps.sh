@@ -41,6 +41,14 @@ dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v fail2ban-regex >/dev/null 2>&1 || need+=(fail2ban)
+# The tracking log's PostgreSQL store (issue 16) runs against private clusters the tests initdb and
+# stop themselves (test/support/postgres-rig.ts): only the server's binaries are needed, so Debian's
+# package is told not to create and start its own "main" cluster on port 5432.
+if ! dpkg -s postgresql >/dev/null 2>&1; then
+  need+=(postgresql)
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' | $SUDO tee /etc/postgresql-common/createcluster.d/floodgate-tests.conf >/dev/null
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   # "No configuration" leaves /etc/postfix/main.cf absent: the tests run private instances only.
@@ -62,4 +70,4 @@ fi
 # The binary is setgid mail; while the bit is set the loader ignores LD_LIBRARY_PATH, which the
 # unpacked libwrap0 needs.
 chmod g-s "$sm/usr/libexec/sendmail/sendmail"
-echo "install-test-deps: postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3), miltertest, sendmail unpacked"
+echo "install-test-deps: postfix $(postconf -d mail_version 2>/dev/null | cut -d' ' -f3), miltertest, sendmail unpacked, $(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1)"

@@ -1,0 +1,230 @@
+// The tracking log in one SQLite file under the state directory (libsql): WAL, migrations, find, prune to an age and a size.
+//
+// One writer (the service) and any number of readers (`floodgate track`, opened read-only in other
+// processes): WAL lets them read while it writes. synchronous=NORMAL: a committed batch survives the
+// process being killed (it is in the WAL, which the next open replays); a power cut may lose the
+// last batches since the previous checkpoint, never the file's consistency. For a log, cheaper
+// commits are worth that.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TrackingError, toTrackingError } from './errors';
+import { LibsqlConnection } from './libsql-connection';
+import { batchScript, sqlLiteral } from './sqlite-batch';
+import { findQuery } from './sqlite-query';
+import { recordFromRows, type SqlRow } from './sqlite-rows';
+import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
+import { checkFilter } from './tracking-filter';
+import type { TrackingFilter, TrackingRecord, TrackingStore } from './tracking-record';
+
+export const TRACKING_FILE = 'tracking.sqlite';
+
+export interface SqliteTrackingOptions {
+  /** For readers beside the service: no write, prune or migration; the file must exist at the current schema. */
+  readOnly?: boolean;
+  /** How long a statement waits for a lock another process holds (a migration, a checkpoint), on libsql's thread. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The writer's settings, measured with a million records (bench/tracking/sqlite-bindings.ts): each
+ * record lands at random places in four indexes (client IP, sender, queue id, recipient), so a
+ * batch of 100 dirties ~500 pages. With SQLite's default 2 MiB cache a batch spilled its own pages
+ * mid-transaction, and checkpointing every 1,000 pages (4 MiB) wrote and fsynced the same index
+ * pages over and over: ~3,000 records/s. A 64 MiB cache and a checkpoint every 20,000 pages
+ * (80 MiB of WAL, cut back to 128 MiB at most afterwards) write each hot page once per checkpoint.
+ */
+export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; ' +
+  'PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 134217728;';
+
+/** Records deleted per transaction when pruning: each is short, so the writer's next batch never waits long. */
+const PRUNE_CHUNK = 5000;
+
+export class SqliteTrackingStore implements TrackingStore {
+  /** Every call on the connection, one after another: a batch's BEGIN..COMMIT must not interleave with a prune's. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly db: LibsqlConnection,
+    readonly path: string,
+    private readonly readOnly: boolean,
+  ) {}
+
+  /** Opens `dir`/tracking.sqlite, creating the directory and the file and migrating the schema unless read-only. */
+  static async open(dir: string, options: SqliteTrackingOptions = {}): Promise<SqliteTrackingStore> {
+    const path = join(dir, TRACKING_FILE);
+    const readOnly = options.readOnly ?? false;
+    let db: LibsqlConnection;
+    try {
+      if (!readOnly) mkdirSync(dir, { recursive: true });
+      db = LibsqlConnection.open(path, readOnly);
+    } catch (error) {
+      throw toTrackingError(error, `opening ${path}${readOnly ? ' (read-only: does it exist?)' : ''}`);
+    }
+    try {
+      await db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      if (readOnly) await checkVersion(db, path);
+      else await migrate(db, path);
+    } catch (error) {
+      db.close();
+      throw toTrackingError(error, `opening ${path}`);
+    }
+    return new SqliteTrackingStore(db, path, readOnly);
+  }
+
+  async write(records: readonly TrackingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // Built before it is queued: a record no store could hold rejects with its RangeError, not as an outage.
+    const script = batchScript(records);
+    return this.serial('writing a batch', true, async () => {
+      try {
+        await this.db.exec(script);
+      } catch (error) {
+        // A statement failed half-way through the script and left its transaction open.
+        if (this.db.inTransaction) await this.db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  async find(filter: TrackingFilter): Promise<TrackingRecord[]> {
+    const { sql, params } = findQuery(checkFilter(filter));
+    return this.serial('finding records', false, async () => this.withRecipients(await this.db.all(sql, params)));
+  }
+
+  async get(id: number): Promise<TrackingRecord | undefined> {
+    if (!Number.isSafeInteger(id)) return undefined;
+    return this.serial('reading a record', false, async () => (await this.withRecipients(await this.db.all('SELECT * FROM records WHERE id = ?', [id])))[0]);
+  }
+
+  /**
+   * Deletes the records older than `before`, then the oldest while the live pages pass `maxBytes`;
+   * then gives the free pages back (incremental vacuum) and checkpoints so the file itself shrinks.
+   * A reader holding an old snapshot can hold the checkpoint back; the next prune finishes it.
+   */
+  async prune(before: number, maxBytes?: number): Promise<number> {
+    if (!Number.isFinite(before)) throw new RangeError(`tracking prune: before ${before} is not a time in ms`);
+    return this.serial('pruning', true, async () => {
+      let removed = 0;
+      let deleted: number;
+      do {
+        deleted = await this.deleteOldest(PRUNE_CHUNK, before);
+        removed += deleted;
+      } while (deleted === PRUNE_CHUNK);
+      while (maxBytes !== undefined) {
+        const { used, records } = await this.usage();
+        if (used <= maxBytes || records === 0) break;
+        // Enough of the oldest to fall under the cap at the average record's size, and a little more.
+        const n = Math.min(PRUNE_CHUNK, Math.max(1, Math.ceil(((used - maxBytes) / used) * records * 1.05)));
+        deleted = await this.deleteOldest(n);
+        removed += deleted;
+        if (deleted === 0) break;
+      }
+      if (removed > 0) await this.db.exec('PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);');
+      return removed;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    this.db.close();
+  }
+
+  /** Bytes in pages that hold data (the file less its free pages), and the record count. */
+  private async usage(): Promise<{ used: number; records: number }> {
+    const [row] = await this.db.all(
+      'SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS pages, ' +
+        '(SELECT page_size FROM pragma_page_size()) AS page_size, (SELECT count(*) FROM records) AS records',
+    );
+    return { used: (row.pages as number) * (row.page_size as number), records: row.records as number };
+  }
+
+  /** Deletes up to `limit` of the oldest records (older than `before`, when given) and their children, in one transaction. */
+  private async deleteOldest(limit: number, before?: number): Promise<number> {
+    await this.db.exec(`
+      BEGIN;
+      CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY);
+      DELETE FROM temp.doomed;
+      INSERT INTO temp.doomed SELECT id FROM records${before === undefined ? '' : ` WHERE time < ${sqlLiteral(before)}`} ORDER BY time LIMIT ${limit};
+      DELETE FROM recipients WHERE record_id IN (SELECT id FROM temp.doomed);
+      DELETE FROM record_rules WHERE record_id IN (SELECT id FROM temp.doomed);
+      DELETE FROM records WHERE id IN (SELECT id FROM temp.doomed);
+      COMMIT;`);
+    const [row] = await this.db.all('SELECT count(*) AS n FROM temp.doomed');
+    return row.n as number;
+  }
+
+  /** The records of `rows`, in their order, each with its recipients. */
+  private async withRecipients(rows: SqlRow[]): Promise<TrackingRecord[]> {
+    if (rows.length === 0) return [];
+    const recipients = await this.db.all(
+      'SELECT * FROM recipients WHERE record_id IN (SELECT value FROM json_each(?)) ORDER BY record_id, position',
+      [JSON.stringify(rows.map((r) => r.id))],
+    );
+    const byRecord = new Map<unknown, SqlRow[]>();
+    for (const r of recipients) {
+      const list = byRecord.get(r.record_id);
+      if (list) list.push(r);
+      else byRecord.set(r.record_id, [r]);
+    }
+    return rows.map((row) => recordFromRows(row, byRecord.get(row.id) ?? []));
+  }
+
+  private serial<T>(what: string, writes: boolean, run: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new TrackingError(`tracking log: ${what} failed: ${this.path} is closed`));
+    if (writes && this.readOnly) return Promise.reject(new TrackingError(`tracking log: ${what} failed: ${this.path} is open read-only`));
+    const result = this.queue.then(run).catch((error: unknown) => {
+      throw toTrackingError(error, `${what} in ${this.path}`);
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+async function userVersion(db: LibsqlConnection): Promise<number> {
+  const [row] = await db.all('PRAGMA user_version');
+  return row.user_version as number;
+}
+
+function tooNew(path: string, version: number): TrackingError {
+  return new TrackingError(`tracking log: ${path} has schema version ${version}, newer than this Floodgate's ${SCHEMA_VERSION}: it was written by a later version`);
+}
+
+async function checkVersion(db: LibsqlConnection, path: string): Promise<void> {
+  const version = await userVersion(db);
+  if (version > SCHEMA_VERSION) throw tooNew(path, version);
+  if (version < SCHEMA_VERSION) {
+    throw new TrackingError(`tracking log: ${path} has schema version ${version}, older than this Floodgate's ${SCHEMA_VERSION}: the service upgrades it when it starts`);
+  }
+}
+
+/**
+ * Brings the file to SCHEMA_VERSION, each migration in one transaction with its version bump.
+ * BEGIN IMMEDIATE takes the write lock before the version is read again, so two processes
+ * opening a new file at once do not both run migration 1.
+ */
+async function migrate(db: LibsqlConnection, path: string): Promise<void> {
+  if ((await userVersion(db)) === 0) {
+    // Only possible before the first table exists: later, incremental_vacuum can give pages back to the file system.
+    await db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  }
+  await db.exec(WRITER_PRAGMAS);
+  for (;;) {
+    await db.exec('BEGIN IMMEDIATE');
+    try {
+      const version = await userVersion(db);
+      if (version > SCHEMA_VERSION) throw tooNew(path, version);
+      if (version === SCHEMA_VERSION) {
+        await db.exec('COMMIT');
+        return;
+      }
+      await db.exec(`${MIGRATIONS[version]}\nPRAGMA user_version = ${version + 1};`);
+      await db.exec('COMMIT');
+    } catch (error) {
+      if (db.inTransaction) await db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
