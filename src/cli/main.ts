@@ -24,6 +24,9 @@ import type { ReloadResult } from '../admin/admin-protocol';
 import { checkRules } from './check-rules';
 import { hashPasswordCommand } from './password-prompt';
 import { fetchStatus, renderStatus } from './status';
+import { renderRecord, renderRecords, TRACK_USAGE } from './track';
+import { openTrackingStore } from '../service/open-tracking';
+import { trackFilter, type TrackOptions } from '../tracking/track-query';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
 
@@ -60,6 +63,10 @@ Commands:
   scores reset KEY                 forget a key's score (the client is let through at once)
   simulate --ip IP [--helo H] [--from ADDR] [--rcpt ADDR]... [--count N] [--interval 1s] [--rules FILE]
                                    dry-run sessions against the rules and print every decision
+  track [--from A] [--to A] [--ip IP|CIDR] [--queue-id ID] [--answer A] [--rule R]
+        [--since 1d] [--until T] [--limit 50] [--json]
+                                   the tracking log, newest first (works while the service runs)
+  track show ID                    one tracking record in full
   hash-password                    read a password (stdin) and print its hash for http.auth.users
   version                          print the version
   help                             show this help
@@ -99,6 +106,18 @@ const COMMAND_OPTIONS = {
     count: { type: 'string' },
     interval: { type: 'string' },
     rules: { type: 'string' },
+  },
+  track: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    ip: { type: 'string' },
+    'queue-id': { type: 'string' },
+    answer: { type: 'string' },
+    rule: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
   },
   'hash-password': {},
   version: {},
@@ -149,6 +168,8 @@ export async function main(argv: string[]): Promise<number> {
         return noArguments('status') ?? (await runStatus(loadServiceConfig(configFile), values.json === true));
       case 'reload':
         return noArguments('reload') ?? (await runReload(loadServiceConfig(configFile)));
+      case 'track':
+        return await runTrack(loadServiceConfig(configFile), rest, values);
       case 'hash-password':
         return noArguments('hash-password') ?? ((await hashPasswordCommand(process.stdin, process.stdout, process.stderr)) ? EXIT.OK : usage('no password given'));
       case 'check-rules': {
@@ -175,7 +196,36 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof AdminUnavailableError) return EXIT.UNAVAILABLE;
     const code = (error as FloodgateError).code;
     // A recipient map the rules name but that cannot be loaded is a configuration error too.
-    return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
+    return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' || code === 'FG_ERR_TRACKING' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
+  }
+}
+
+/** `track [filters]` or `track show ID`, reading the tracking log directly (read-only). */
+async function runTrack(config: ServiceConfig, rest: string[], values: Record<string, unknown>): Promise<number> {
+  const show = rest[0] === 'show';
+  if ((show && (rest.length !== 2 || !/^[0-9]{1,15}$/.test(rest[1]!))) || (!show && rest.length > 0)) return usage(TRACK_USAGE);
+  const filter = show ? undefined : trackFilter(values as TrackOptions, Date.now());
+  if (typeof filter === 'string') return usage(filter);
+  const store = await openTrackingStore(config, true);
+  if (!store) {
+    process.stderr.write('floodgate: tracking is off (tracking.backend: off)\n');
+    return EXIT.UNAVAILABLE;
+  }
+  try {
+    if (show) {
+      const record = await store.get(Number(rest[1]));
+      if (!record) {
+        process.stderr.write(`floodgate: no tracking record ${rest[1]}\n`);
+        return EXIT.FAILURE;
+      }
+      process.stdout.write(values.json === true ? `${JSON.stringify(record, null, 2)}\n` : renderRecord(record));
+      return EXIT.OK;
+    }
+    const records = await store.find(filter!);
+    process.stdout.write(values.json === true ? `${JSON.stringify(records)}\n` : renderRecords(records));
+    return EXIT.OK;
+  } finally {
+    await store.close();
   }
 }
 

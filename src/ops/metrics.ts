@@ -14,6 +14,8 @@ import type { DecisionStage } from '../session/session';
 export interface MetricSources {
   mtaConnections(): number;
   delaying(): number;
+  /** Tracking records not yet written (0 with tracking off). */
+  trackingQueue(): number;
 }
 
 export type StoreOperation = 'add' | 'get' | 'delete' | 'top' | 'size' | 'sweep' | 'other';
@@ -38,6 +40,8 @@ export class FloodgateMetrics {
   private readonly protocolErrors: Counter<'code'>;
   private readonly handlerErrors: Counter<'stage'>;
   readonly dns: DnsMetrics;
+  private readonly trackingWritten: Counter<string>;
+  private readonly trackingDropped: Counter<'reason'>;
 
   constructor(sources: MetricSources, version: string) {
     const registers = [this.registry];
@@ -76,6 +80,15 @@ export class FloodgateMetrics {
     this.protocolErrors = new Counter({ name: 'floodgate_protocol_errors_total', help: 'MTA connections closed for a protocol error, by error code', labelNames: ['code'], registers });
     this.handlerErrors = new Counter({ name: 'floodgate_handler_errors_total', help: 'Events answered by on_handler_error because the handler failed, by stage', labelNames: ['stage'], registers });
     this.dns = new DnsMetrics(this.registry);
+    this.trackingWritten = new Counter({ name: 'floodgate_tracking_records_written_total', help: 'Tracking records written to the database', registers });
+    this.trackingDropped = new Counter({
+      name: 'floodgate_tracking_records_dropped_total',
+      help: 'Tracking records lost: the queue was full, or the database refused their batch',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Gauge({ name: 'floodgate_tracking_queue', help: 'Tracking records waiting to be written', registers, collect() { this.set(sources.trackingQueue()); } });
+    for (const reason of ['queue full', 'database error']) this.trackingDropped.inc({ reason }, 0);
     for (const result of ['success', 'failure']) this.reloads.inc({ result }, 0);
     for (const result of ['sent', 'cooldown']) this.alerts.inc({ result }, 0);
   }
@@ -122,6 +135,14 @@ export class FloodgateMetrics {
     this.rulesInfo.reset();
     this.rulesInfo.set({ file, sha256 }, 1);
     this.rulesCount.set(count);
+  }
+
+  tracked(written: number): void {
+    this.trackingWritten.inc(written);
+  }
+
+  trackingLost(count: number, reason: 'queue full' | 'database error'): void {
+    this.trackingDropped.inc({ reason }, count);
   }
 
   reloaded(ok: boolean): void {

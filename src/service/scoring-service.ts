@@ -23,6 +23,9 @@ import type { MilterHandler } from '../session/handler';
 import { FloodgateService } from './service';
 import { openStore } from './open-store';
 import { ReputationLookupResources } from './reputation-resources';
+import { openTrackingStore } from './open-tracking';
+import { TrackingWriter } from '../tracking/tracking-writer';
+import type { TrackingRecord, TrackingStore } from '../tracking/tracking-record';
 
 export interface ScoringServiceOptions {
   configFile: string | undefined;
@@ -58,7 +61,11 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
   let mode: 'enforce' | 'observe' = 'enforce';
   const activity = new Activity();
   const hotKeys = new HotKeys();
-  const metrics = new FloodgateMetrics({ mtaConnections: () => service?.connectionCount ?? 0, delaying: () => service?.delayingCount ?? 0 }, options.version);
+  let tracking: { store: TrackingStore; writer: TrackingWriter } | undefined;
+  const metrics = new FloodgateMetrics(
+    { mtaConnections: () => service?.connectionCount ?? 0, delaying: () => service?.delayingCount ?? 0, trackingQueue: () => tracking?.writer.queued ?? 0 },
+    options.version,
+  );
   const lookups = new ReputationLookupResources(metrics.dns);
   const mtaTotals = { total: 0, refused: 0 };
   const observer: ScoringObserver = {
@@ -84,7 +91,17 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
     loaded = { ruleSet, sha256: sha256Of(rulesFile), loadedAt: Date.now() };
     metrics.rulesLoaded(ruleSet.source, loaded.sha256, ruleSet.rules.length);
     logger.info('rules loaded', { rules: ruleSet.source, count: ruleSet.rules.length, events: [...ruleSet.events], mode });
-    return scoringHandler({ engine: new ScoringEngine(ruleSet, store), logger, onStoreError: config.onStoreError, alerter, reputation, observer, observeOnly: mode === 'observe' });
+    const writer = tracking?.writer;
+    return scoringHandler({
+      engine: new ScoringEngine(ruleSet, store),
+      logger,
+      onStoreError: config.onStoreError,
+      alerter,
+      reputation,
+      observer,
+      observeOnly: mode === 'observe',
+      ...(writer ? { track: (record: TrackingRecord) => writer.add(record) } : {}),
+    });
   };
 
   const reload = async (): Promise<ReloadResult> => {
@@ -114,6 +131,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       mkdirSync(config.stateDir, { recursive: true, mode: 0o750 });
       // Before LevelDB's and libuv's threads start and each takes an arena of its own (src/native/malloc.ts).
       limitMallocArenas(MALLOC_ARENAS);
+      tracking = await startTracking(config, logger, metrics);
       store = new MeasuredStore(await openStore(config, logger), config.storeBackend, metrics);
       // One scan at start, in the background, so that a restart in the middle of a flood still shows it.
       const seedAt = Date.now();
@@ -134,6 +152,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
         mtaTotals: () => ({ ...mtaTotals }),
         dns: () => lookups.dnsReports(),
         readyTimeoutMs: config.storeTimeoutMs,
+        ...(tracking ? { tracking: tracking.store } : {}),
         onReset: (key, existed, by) => logger.info('score reset', { key, existed, by }),
       });
       admin = new AdminServer(config.adminSocket, store, {
@@ -160,10 +179,38 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       alerter?.close();
       lookups.close();
       await admin?.close();
+      await tracking?.writer.close();
+      await tracking?.store.close();
       await store?.close();
       await running.finish();
     },
   };
+}
+
+/**
+ * The tracking log and its writer, or undefined with tracking.backend: off. A SQLite file that cannot
+ * be opened stops the start (FG_ERR_TRACKING); afterwards a failing database only costs records,
+ * counted and logged once per change of state, never an answer to the MTA.
+ */
+async function startTracking(config: ServiceConfig, logger: Logger, metrics: FloodgateMetrics): Promise<{ store: TrackingStore; writer: TrackingWriter } | undefined> {
+  const store = await openTrackingStore(config);
+  if (!store) return undefined;
+  const writer = new TrackingWriter(store, {
+    keepMs: config.tracking.keepMs,
+    ...(config.tracking.backend === 'sqlite' ? { maxBytes: config.tracking.maxBytes } : {}),
+    onWritten: (count) => metrics.tracked(count),
+    onDropped: (count, reason) => metrics.trackingLost(count, reason),
+    onHealth: (error) =>
+      error
+        ? logger.error('tracking database failed, records are dropped until it answers (floodgate_tracking_records_dropped_total)', { backend: config.tracking.backend, error: error.message })
+        : logger.warn('tracking database answers again', { backend: config.tracking.backend }),
+    onPruned: (count) => {
+      if (count > 0) logger.info('tracking records pruned', { removed: count });
+    },
+  });
+  logger.info('tracking', { backend: config.tracking.backend, keep_days: Math.round((config.tracking.keepMs / 86_400_000) * 10) / 10 });
+  void writer.prune();
+  return { store, writer };
 }
 
 function sha256Of(file: string): string {

@@ -14,6 +14,8 @@ export interface TrackingWriterOptions {
   /** Size cap of the database, when the store supports one. */
   maxBytes?: number;
   pruneIntervalMs?: number;
+  /** A batch was written. */
+  onWritten?(count: number): void;
   /** Records lost: the queue was full, or the database refused the batch. */
   onDropped(count: number, reason: 'queue full' | 'database error'): void;
   /** The database failed (error) or works again (undefined): called once per change of state. */
@@ -104,6 +106,7 @@ export class TrackingWriter {
     if (batch.length === 0) return;
     try {
       await this.store.write(batch);
+      this.options.onWritten?.(batch.length);
       this.health(undefined);
     } catch (error) {
       this.retryAt = this.now() + RETRY_MS;

@@ -43,7 +43,7 @@ test.each([
 });
 
 function operations(store: ScoreStore, now = () => 1_000_000, hotKeys = new HotKeys()) {
-  const metrics = new FloodgateMetrics({ mtaConnections: () => 0, delaying: () => 0 }, '0.0.0');
+  const metrics = new FloodgateMetrics({ mtaConnections: () => 0, delaying: () => 0, trackingQueue: () => 0 }, '0.0.0');
   const resets: string[] = [];
   const ops = new Operations({
     version: '0.0.0',
