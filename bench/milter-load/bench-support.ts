@@ -65,6 +65,11 @@ export interface MilterOptions {
   cli?: string;
   /** Floodgate: http.listen (default off), e.g. "127.0.0.1:<port>" for the status page's benchmark. */
   httpListen?: string;
+  /**
+   * Floodgate: tracking.backend (default off: the other benchmarks measure the milter path and the
+   * score store, as before tracking existed); "sqlite", or a postgresql:// URL.
+   */
+  tracking?: string;
 }
 
 /**
@@ -142,7 +147,7 @@ async function startReference(kind: 'ref-accept' | 'ref-count', transport: Trans
 }
 
 /** The shipped configuration with the listen address, state directory and rules of this run. */
-function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean, sweepInterval?: string, httpListen?: string): string {
+function floodgateConfig(listen: string, stateDir: string, rules: string, extra: string, memoryStore: boolean, sweepInterval?: string, httpListen?: string, tracking = 'off'): string {
   const shipped = readFileSync(SHIPPED_CONFIG, 'utf8');
   let replaced = shipped
     .replace(/^listen: .*$/m, `listen: ${listen}`)
@@ -150,15 +155,16 @@ function floodgateConfig(listen: string, stateDir: string, rules: string, extra:
     // Postfix's smtpd runs as user postfix; the bench does not chown the socket, so it opens it to all.
     .replace(/^(\s+mode: )"0660"/m, '$1"0666"')
     // Several instances run side by side: no status page unless a run asks for one (extra).
-    .replace(/^(\s+listen: )127\.0\.0\.1:8899\b/m, '$1"off"');
+    .replace(/^(\s+listen: )127\.0\.0\.1:8899\b/m, '$1"off"')
+    .replace(/^(\s+backend: )sqlite\b/m, tracking.startsWith('postgres') ? `$1postgres\n  url: "${tracking}"` : `$1${tracking}`);
   if (memoryStore) replaced = replaced.replace(/^(\s+backend: )level\b/m, '$1memory');
   if (sweepInterval !== undefined) {
     if (!/^\s+sweep_interval: /m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the sweep_interval line the bench replaces`);
     replaced = replaced.replace(/^(\s+sweep_interval: )\S+/m, `$1${sweepInterval}`);
   }
   if (memoryStore && !/^\s+backend: memory/m.test(replaced)) throw new Error(`${SHIPPED_CONFIG} no longer has the store backend line the bench replaces`);
-  if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`) || !replaced.includes('listen: "off"')) {
-    throw new Error(`${SHIPPED_CONFIG} no longer has the listen, http.listen and state_dir lines the bench replaces`);
+  if (!replaced.includes(`listen: ${listen}`) || !replaced.includes(`state_dir: ${stateDir}`) || !replaced.includes('listen: "off"') || !/^tracking:\n\s+backend: (off|sqlite|postgres)/m.test(replaced)) {
+    throw new Error(`${SHIPPED_CONFIG} no longer has the listen, http.listen, tracking.backend and state_dir lines the bench replaces`);
   }
   if (httpListen !== undefined) replaced = replaced.replace('listen: "off"', `listen: "${httpListen}"`);
   return `${replaced}\nrules: ${rules}\n${extra}\n`;
@@ -180,7 +186,7 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   const ownState = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(stateParent(), 'floodgate-'));
   const configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false, options.sweepInterval, options.httpListen));
+  writeFileSync(configFile, floodgateConfig(where.target, stateDir, options.rules ?? SHIPPED_RULES, options.extraConfig ?? '', options.memoryStore ?? false, options.sweepInterval, options.httpListen, options.tracking));
   const child = spawnTracked(process.execPath, [...shippedNodeFlags(cli), ...(options.nodeArgs ?? []), cli, 'run', '--config', configFile], { cwd: dir, env: { ...process.env, ...options.env } });
   const cleanUp = (): void => {
     if (ownState) rmSync(stateDir, { recursive: true, force: true });
