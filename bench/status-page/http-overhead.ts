@@ -8,7 +8,8 @@
 // /api/recent and /api/top every POLL_MS, from one client, as a browser tab does. Prometheus is one
 // scrape of /metrics a second. Closed-loop peak at 16 connections (median sessions/s of each), then
 // RCPT latency in open loop at half the lower peak, 128 connections (median p99 of each).
-// Settings (environment): HTTP_PAIRS (3), HTTP_DURATION (8 s). Writes bench/results/http-overhead.json.
+// Settings (environment): HTTP_PAIRS (3), HTTP_DURATION (8 s), HTTP_HALF_RATE (skip the peak runs and
+// measure latency at this rate). Writes bench/results/http-overhead.json.
 import { request } from 'node:http';
 import { machineInfo, median, sourceInfo, startMilter, writeResult } from '../milter-load/bench-support';
 import { describe, runLoad, type Measured } from '../milter-load/load-runner';
@@ -84,10 +85,11 @@ async function alternate(connections: number, rate?: number): Promise<[Measured[
 }
 
 async function main(): Promise<void> {
-  const [peakOff, peakOn] = await alternate(16);
+  const givenRate = process.env.HTTP_HALF_RATE === undefined ? undefined : Number(process.env.HTTP_HALF_RATE);
+  const [peakOff, peakOn] = givenRate === undefined ? await alternate(16) : [[], []];
   const offPeak = median(peakOff.map((m) => m.sessions_per_s));
   const onPeak = median(peakOn.map((m) => m.sessions_per_s));
-  const rate = Math.round(Math.min(offPeak, onPeak) / 2);
+  const rate = givenRate ?? Math.round(Math.min(offPeak, onPeak) / 2);
   const [halfOff, halfOn] = await alternate(128, rate);
   const p99 = (runs: Measured[]) => median(runs.map((m) => m.stages.rcpt?.p99_us ?? NaN)) / 1000;
   console.log(`\npeak sessions/s (C=16):      http off ${offPeak.toFixed(0)}, page + metrics ${onPeak.toFixed(0)}, ratio ${(onPeak / offPeak).toFixed(3)}`);
