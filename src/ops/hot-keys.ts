@@ -17,7 +17,7 @@ interface Hot {
 export class HotKeys {
   private readonly keys = new Map<string, Hot>();
 
-  /** `capacity`: keys kept; beyond a quarter more, the coldest are dropped. */
+  /** `capacity`: keys kept; at twice as many, the coldest are dropped (one sort per `capacity` new keys). */
   constructor(readonly capacity = 2000) {}
 
   /** The keys of one evaluation with the scores the store just returned. */
@@ -27,7 +27,7 @@ export class HotKeys {
       this.keys.delete(update.key);
       this.keys.set(update.key, { score, updatedAt: now, halfLifeMs: update.halfLifeMs });
     }
-    if (this.keys.size > this.capacity * 1.25) this.prune(now);
+    if (this.keys.size > this.capacity * 2) this.prune(now);
   }
 
   /**
@@ -36,7 +36,7 @@ export class HotKeys {
    */
   seed(records: ReadonlyArray<{ key: string; score: number; halfLifeMs: number }>, now: number): void {
     for (const r of records) if (!this.keys.has(r.key)) this.keys.set(r.key, { score: r.score, updatedAt: now, halfLifeMs: r.halfLifeMs });
-    if (this.keys.size > this.capacity * 1.25) this.prune(now);
+    if (this.keys.size > this.capacity * 2) this.prune(now);
   }
 
   forget(key: string): void {
