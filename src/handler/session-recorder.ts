@@ -3,6 +3,7 @@
 import type { Facts, RuleEvent, ThresholdAction } from '../rules/rule-set';
 import type { SessionContext } from '../session/handler';
 import type { Evaluation } from '../engine/scoring-engine';
+import { normaliseAddress } from '../net/normalise';
 import type { TrackedAnswer, TrackedRecipient, TrackingRecord } from '../tracking/tracking-record';
 
 /** What one connection has gathered so far; the message part is reset at each message's end. */
@@ -103,7 +104,8 @@ export class SessionRecorder {
       ...optional('reverseDns', state.reverseDns),
       ...optional('helo', ctx.helo),
       ...optional('authUser', authUser),
-      ...(message ? { sender: message.sender.replace(/^<(.*)>$/, '$1') } : {}),
+      // Normalised as the rules' facts are (and as floodgate track's --from is), so that a search finds it.
+      ...(message ? { sender: normaliseAddress(message.sender) } : {}),
       recipients: state.recipients,
       answer,
       stage,

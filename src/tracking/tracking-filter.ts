@@ -1,19 +1,11 @@
 // A find() filter checked and put in the form both stores query with: addresses normalised, the network parsed.
 import { parseCidr, type Cidr } from '../net/cidr';
 import { normaliseAddress } from '../net/normalise';
-import type { TrackedAnswer, TrackingFilter } from './tracking-record';
+import type { TrackingFilter } from './tracking-record';
 
-export interface CheckedFilter {
-  from?: string;
-  to?: string;
+export interface CheckedFilter extends Omit<TrackingFilter, 'ip'> {
   /** The address or network of `ip`; a bare address is a /32 or /128. */
   network?: Cidr;
-  queueId?: string;
-  answer?: TrackedAnswer;
-  rule?: string;
-  since?: number;
-  until?: number;
-  limit: number;
 }
 
 /**

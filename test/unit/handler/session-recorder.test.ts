@@ -61,8 +61,8 @@ test('tracking negotiates MAIL and RCPT and evaluates them even when no rule cou
 test('a message: one record with each recipient, the queue id, the rules and the keys', async () => {
   const { handler, records } = setUp();
   const s = session('c1');
-  open(s, '<a@example.org>');
-  await handler.mail!(s, '<a@example.org>', []);
+  open(s, '<A@Example.ORG>');
+  await handler.mail!(s, '<A@Example.ORG>', []);
   expect(await handler.rcpt!(s, '<x@example.com>', [])).toEqual({ kind: 'continue' });
   expect(await handler.rcpt!(s, '<y@example.com>', [])).toEqual({ kind: 'continue' });
   expect(await handler.rcpt!(s, '<z@example.com>', [])).toMatchObject({ kind: 'reject' });
