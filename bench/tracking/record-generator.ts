@@ -3,7 +3,7 @@ import type { TrackedAnswer, TrackingRecord } from '../../src/tracking/tracking-
 
 /** The flooding client: 5 % of all records, the worst case for `--ip X`. */
 export const FLOODER_IP = '100.64.0.77';
-/** A client with a handful of records, the common case for `--ip X`. */
+/** A client with a few records a day, the common case for `--ip X`. */
 export const ORDINARY_IP = '100.64.1.2';
 
 /** xorshift32: the same records every run, so figures of two runs compare. */
@@ -22,12 +22,12 @@ export function prng(seed: number): () => number {
 /**
  * Record `i` of `count`, spread evenly over `days` days ending at `end`. Clients are spread over
  * 100.64.0.0/14 (262,144 addresses, as the milter load generator uses), one in ten over IPv6, one in
- * twenty from FLOODER_IP; ORDINARY_IP gets one record in 200,000.
+ * twenty from FLOODER_IP; ORDINARY_IP gets one record in 50,000 (three a day in a million over 7 days).
  */
 export function syntheticRecord(i: number, count: number, end: number, days: number, next: () => number): TrackingRecord {
   const time = Math.round(end - days * 86_400_000 * (1 - i / count));
   const r = next();
-  const client = r % 20 === 0 ? FLOODER_IP : i % 200_000 === 7 ? ORDINARY_IP : r % 10 === 1
+  const client = r % 20 === 0 ? FLOODER_IP : i % 50_000 === 7 ? ORDINARY_IP : r % 10 === 1
     ? `2001:db8:${(next() % 65536).toString(16)}::${(next() % 65536).toString(16)}`
     : `100.${64 + ((r >>> 8) & 3)}.${(r >>> 10) & 255}.${(r >>> 18) & 255}`;
   const roll = next() % 100;

@@ -1,7 +1,7 @@
 // Which SQLite binding for the tracking log: batched inserts, the `--ip X --since 1d` query, bytes per record, a reader beside the writer.
 //
 // Every candidate runs the store's own SQL (src/tracking/sqlite-schema.ts, sqlite-batch.ts,
-// sqlite-query.ts) on a file on disk; "libsql, the store" is SqliteTrackingStore itself (libsql's
+// sqlite-query.ts) on a file on disk; "libsql: the store" is SqliteTrackingStore itself (libsql's
 // asynchronous API). Run it under each Node to compare:
 //   npx tsc -p tsconfig.json --outDir bench/results/tmp
 //   node bench/results/tmp/bench/tracking/sqlite-bindings.js [records=1000000] [candidates=all]
@@ -93,7 +93,7 @@ const moduleDir = process.env.BENCH_SQLITE_MODULES;
 const requireCandidate = moduleDir ? createRequire(join(moduleDir, 'noop.js')) : require;
 
 const CANDIDATES: Record<string, Candidate> = {
-  'libsql, the store (async API)': {
+  'libsql: the store (async API)': {
     writer: async (dir) => SqliteTrackingStore.open(dir),
     reader: async (dir) => {
       const store = await SqliteTrackingStore.open(dir, { readOnly: true });
