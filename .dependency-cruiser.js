@@ -26,7 +26,7 @@ const LAYERS = [
   ['server', 'handler'],
   ['session', 'engine', 'reputation'],
   ['milter', 'rules', 'store', 'tracking', 'dns', 'recipients', 'config', 'log', 'native'],
-  ['net', 'errors'],
+  ['net', 'content', 'errors'],
 ];
 
 /** A path regex for the modules of some top-level parts of src/ (`errors` is the file src/errors.ts). */

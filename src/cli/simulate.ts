@@ -87,6 +87,7 @@ function contextFor(s: SimulatedSession): SessionContext {
     connectionId: 'simulate',
     mta: 'unknown',
     connect: { hostname: s.hostname ?? `[${s.ip}]`, family, address: s.ip, port: 0 },
+    connectedAt: undefined,
     helo: s.helo,
     message: s.from === undefined ? undefined : { index: 1, sender: s.from, senderArgs: [], recipients: [], headerCount: 0, bodyBytes: s.size ?? 0 },
     macro: (name) => macros[name],

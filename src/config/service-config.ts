@@ -72,6 +72,8 @@ export interface TrackingConfig {
   keepMs: number;
   /** The SQLite file is pruned, oldest first, to stay under this. */
   maxBytes: number;
+  /** Record each read message's Subject (off by default: subjects are personal data). */
+  subject: boolean;
 }
 
 /** The resolver DNS list and reverse-DNS rules query. */
@@ -178,6 +180,7 @@ const schema = {
         url: { type: 'string', pattern: '^postgres(ql)?://' },
         keep: durationSchema,
         max_size_mb: { type: 'integer', minimum: 1 },
+        subject: { type: 'boolean' },
       },
       // "missing field "url" in tracking" rather than a connection to a default address.
       if: { properties: { backend: { const: 'postgres' } }, required: ['backend'] },
@@ -249,6 +252,7 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
       // A week answers "why was my mail refused last Tuesday"; a longer memory is personal data kept longer.
       keepMs: durationMs(raw.tracking?.keep ?? '7d'),
       maxBytes: (raw.tracking?.max_size_mb ?? 1024) * 1024 * 1024,
+      subject: raw.tracking?.subject ?? false,
     }),
     mode: raw.mode ?? 'enforce',
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'auto' },

@@ -24,7 +24,8 @@ export class YamlSource {
     readonly file: string,
     text: string,
   ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    // merge: YAML merge keys (`<<: *anchor`), so that rules can share a phrase list and change one field.
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, merge: true });
   }
 
   /**

@@ -23,6 +23,8 @@ export interface Plan {
   ruleActions: Rule[];
   /** Every rule that matched, enforced or observed, in file order (counted in metrics). */
   matched: Rule[];
+  /** Enforced rules that matched and change the message (subject prefix, headers, redirect, quarantine). */
+  marking: Rule[];
 }
 
 export function plan(ruleSet: RuleSet, facts: Facts): Plan {
@@ -30,6 +32,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   const observed: Plan['observed'] = [];
   const ruleActions: Rule[] = [];
   const matched: Rule[] = [];
+  const marking: Rule[] = [];
   for (const rule of ruleSet.rules) {
     if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
     matched.push(rule);
@@ -38,9 +41,10 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
         observed.push({ rule, keys: [] });
         continue;
       }
-      return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions, matched };
+      return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions, matched, marking };
     }
     if (rule.action && !rule.observe) ruleActions.push(rule);
+    if (rule.marks && !rule.observe) marking.push(rule);
     const keys: string[] = [];
     for (const [keyClass, written] of rule.add) {
       const points = pointsFor(written, facts);
@@ -60,7 +64,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
     }
     if (rule.observe) observed.push({ rule, keys });
   }
-  return { updates: [...byKey.values()], observed, ruleActions, matched };
+  return { updates: [...byKey.values()], observed, ruleActions, matched, marking };
 }
 
 /**
@@ -71,9 +75,13 @@ export function allowedWithoutLookups(ruleSet: RuleSet, facts: Facts): boolean {
   return ruleSet.rules.some((r) => r.ok && !r.observe && r.reads.size === 0 && r.events.has(facts.event) && r.condition(facts));
 }
 
-/** Fixed points, or the weighted score of the lists that list the client (0 when none does or none answered). */
+/**
+ * Fixed points; the weighted score of the lists that list the client (0 when none does or none
+ * answered); or the message's size in KiB (0 when the client declared none at MAIL).
+ */
 function pointsFor(points: Points, facts: Facts): number {
   if (typeof points === 'number') return points;
+  if (points === 'size_kb') return (facts.size ?? 0) / 1024;
   return facts[points]?.score ?? 0;
 }
 

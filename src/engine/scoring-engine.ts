@@ -6,7 +6,7 @@ import { plan, type Plan } from './plan';
 
 export type Evaluation =
   | { kind: 'allowed'; rule: Rule; observed: Plan['observed']; matched: Plan['matched'] }
-  | { kind: 'scored'; outcome: Outcome; observed: Plan['observed']; matched: Plan['matched']; updated: number; scored: readonly ScoredKey[] };
+  | { kind: 'scored'; outcome: Outcome; observed: Plan['observed']; matched: Plan['matched']; marking: Plan['marking']; updated: number; scored: readonly ScoredKey[] };
 
 export class ScoringEngine {
   constructor(
@@ -19,7 +19,7 @@ export class ScoringEngine {
   async evaluate(facts: Facts): Promise<Evaluation> {
     const planned = plan(this.ruleSet, facts);
     if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed, matched: planned.matched };
-    if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, matched: planned.matched, updated: 0, scored: [] };
+    if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, matched: planned.matched, marking: planned.marking, updated: 0, scored: [] };
     const now = this.now();
     const scores = await this.store.addMany(
       planned.updates.map((u) => ({ key: u.key, points: u.points, halfLifeMs: u.halfLifeMs, ...(u.cap === undefined ? {} : { cap: u.cap }) })),
@@ -27,7 +27,7 @@ export class ScoringEngine {
     );
     const scored = planned.updates.map((update, i) => ({ update, score: scores[i]! }));
     const outcome = decide(this.ruleSet, scored, planned.ruleActions);
-    return { kind: 'scored', outcome, observed: planned.observed, matched: planned.matched, updated: planned.updates.length, scored };
+    return { kind: 'scored', outcome, observed: planned.observed, matched: planned.matched, marking: planned.marking, updated: planned.updates.length, scored };
   }
 
   deleteKey(key: string): Promise<boolean> {

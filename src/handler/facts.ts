@@ -1,11 +1,25 @@
 // Builds the engine's facts from a milter session: normalised, length-capped, hostile-input safe.
 import type { SessionContext } from '../session/handler';
+import type { MessageContent } from '../content/message-content';
 import type { Facts, RuleEvent } from '../rules/rule-set';
 import { domainOf, normaliseAddress, normaliseHost, normaliseIp } from '../net/normalise';
 
 export interface EventDetail {
   recipient?: string;
+  /** Bytes received (eom). */
   size?: number;
+  content?: MessageContent;
+  /** The clock, for the session's age. */
+  now?: number;
+}
+
+/** RFC 1870's SIZE=n on MAIL FROM; undefined when absent or not a number. */
+function declaredSize(args: readonly string[]): number | undefined {
+  for (const arg of args) {
+    const m = /^SIZE=([0-9]{1,15})$/i.exec(arg);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
 }
 
 type ConnectInfo = NonNullable<SessionContext['connect']>;
@@ -35,6 +49,8 @@ export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDet
   const sender = ctx.message ? normaliseAddress(ctx.message.sender) : undefined;
   const recipient = detail.recipient === undefined ? undefined : normaliseAddress(detail.recipient);
   const authUser = ctx.macro('{auth_authen}');
+  const inMessage = event === 'header' || event === 'eom';
+  const size = event === 'mail' && ctx.message ? declaredSize(ctx.message.senderArgs) : detail.size;
   return {
     event,
     clientIp: ip,
@@ -46,7 +62,10 @@ export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDet
     recipientDomain: recipient ? domainOf(recipient) : undefined,
     authUser: authUser ? normaliseAddress(authUser) : undefined,
     recipientRejectedByMta: event === 'rcpt' ? ctx.macro('{rcpt_mailer}') === 'error' : undefined,
-    size: detail.size,
+    size,
+    sessionAgeMs: detail.now !== undefined && ctx.connectedAt !== undefined ? detail.now - ctx.connectedAt : undefined,
+    recipients: inMessage && ctx.message ? ctx.message.recipients.map(normaliseAddress) : undefined,
+    content: detail.content,
     macro: (name) => ctx.macro(name),
   };
 }

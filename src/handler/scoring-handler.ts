@@ -4,8 +4,8 @@
 // (logs, alerts, header marks, deleted keys), store-health.ts (on_store_error and its log lines).
 // This file only routes each negotiated event through them.
 import type { Logger } from '../log/logger';
-import type { Facts, RuleEvent, ThresholdAction } from '../rules/rule-set';
-import type { ConnectionDecision, EomResult, MilterHandler, SessionContext, Verdict } from '../session/handler';
+import type { Facts, MessageMarks, RuleEvent, ThresholdAction } from '../rules/rule-set';
+import { CONTINUE, type ConnectionDecision, type EomResult, type MessageState, type MilterHandler, type SessionContext, type Verdict } from '../session/handler';
 import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
 import { factsFor, type EventDetail } from './facts';
 import { allowedWithoutLookups } from '../engine/plan';
@@ -17,7 +17,9 @@ import { SessionRecorder } from './session-recorder';
 import { SideActions } from './side-actions';
 import type { TrackingRecord } from '../tracking/tracking-record';
 import { StoreHealth, type StoreErrorPolicy } from './store-health';
-import { connectionVerdict, needsOf, toVerdict, verdictAction } from './verdicts';
+import { connectionVerdict, letsThrough, needsOf, toVerdict, verdictAction, withTemplateValues } from './verdicts';
+import { messageChanges } from './message-changes';
+import { OpenMessage } from './open-message';
 
 export interface ScoringHandlerOptions {
   engine: ScoringEngine;
@@ -36,9 +38,18 @@ export interface ScoringHandlerOptions {
   observeOnly?: boolean;
   /** Tracking (issue 16): each message's and each message-less session's record goes here. */
   track?: (record: TrackingRecord) => void;
+  /** Put the Subject of messages whose headers were read in their tracking records (tracking.subject). */
+  trackSubjects?: boolean;
 }
 
 const CONTINUE_ACTION: ThresholdAction = Object.freeze({ kind: 'continue' });
+const NO_MARKS: readonly MessageMarks[] = Object.freeze([]);
+
+/** An evaluated event: the answer to give, and the changes the matched content rules ask of the message. */
+interface Answer {
+  action: ThresholdAction;
+  marks: readonly MessageMarks[];
+}
 
 export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const { engine, logger } = options;
@@ -49,8 +60,19 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const storeHealth = new StoreHealth(logger, options.onStoreError, observer);
   const sideActions = new SideActions(engine, logger, observer, now, options.alerter);
   const lookups = options.reputation && !options.reputation.idle ? options.reputation : undefined;
-  const recorder = options.track ? new SessionRecorder(options.track, now) : undefined;
+  const recorder = options.track ? new SessionRecorder(options.track, now, options.trackSubjects === true) : undefined;
   const needs = needsOf(ruleSet, recorder !== undefined);
+  const messageNeeds = ruleSet.message;
+  const readsMessage = needs.stages.has('eoh');
+  const openMessages = new WeakMap<Readonly<MessageState>, OpenMessage>();
+  /** The current message's reader, created at its first header-stage packet. */
+  const openMessage = (ctx: SessionContext): OpenMessage | undefined => {
+    const message = ctx.message;
+    if (!readsMessage || !message) return undefined;
+    let open = openMessages.get(message);
+    if (!open) openMessages.set(message, (open = new OpenMessage(messageNeeds, messageNeeds.scan)));
+    return open;
+  };
 
   /** The engine's answer with the evaluation behind it, or on_store_error's answer when the store fails. */
   async function decide(ctx: SessionContext, event: RuleEvent, facts: Facts): Promise<{ action: ThresholdAction; evaluation?: Evaluation }> {
@@ -68,24 +90,26 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     }
     if (evaluation.kind === 'allowed') return { action: { kind: 'ok' }, evaluation };
     await sideActions.run(ctx, event, facts, evaluation, !observeOnly);
-    return { action: evaluation.outcome.action, evaluation };
+    return { action: withTemplateValues(evaluation.outcome, facts), evaluation };
   }
 
-  async function evaluate(ctx: SessionContext, event: RuleEvent, detail?: EventDetail): Promise<ThresholdAction> {
-    const plain = factsFor(ctx, event, detail);
+  async function evaluate(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}): Promise<Answer> {
+    const plain = factsFor(ctx, event, { ...detail, now: now() });
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
     const { action, evaluation } = await decide(ctx, event, facts);
     const given = observeOnly ? CONTINUE_ACTION : action;
     recorder?.event(ctx, event, facts, action, evaluation, given);
-    if (action.kind === 'continue') return action;
+    // In observe mode nothing is changed: the matched rules are in the log and the record.
+    const marks = !observeOnly && evaluation?.kind === 'scored' && evaluation.marking.length > 0 ? evaluation.marking.map((r) => r.marks!) : NO_MARKS;
+    if (action.kind === 'continue') return { action, marks };
     const record = answerRecord(ctx, facts, action, evaluation, observeOnly, now());
     observer.answered(record);
     logger.info(observeOnly ? 'observe: would answer' : 'answer', answerLogFields(record));
-    return given;
+    return { action: given, marks };
   }
 
   const onEvent = (event: RuleEvent) => async (ctx: SessionContext, detail?: EventDetail): Promise<Verdict> => {
-    return toVerdict(await evaluate(ctx, event, detail), event);
+    return toVerdict((await evaluate(ctx, event, detail)).action, event);
   };
   /**
    * No rule counts this event, but later rules read DNS: start the lookups now, while the MTA goes
@@ -108,7 +132,29 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const helo = connectionEvent('helo');
   const mail = onEvent('mail');
   const rcpt = onEvent('rcpt');
-  const eomEvent = onEvent('eom');
+
+  /** End of the header block: the header-stage rules, with the fields as the scanner decoded them. */
+  async function endOfHeaders(ctx: SessionContext): Promise<Verdict> {
+    const open = openMessage(ctx);
+    const content = open?.endOfHeaders();
+    if (!ruleSet.events.has('header')) return { kind: 'continue' };
+    const { action, marks } = await evaluate(ctx, 'header', { content });
+    open?.marks.push(...marks);
+    return toVerdict(action, 'header');
+  }
+
+  async function endOfMessage(ctx: SessionContext): Promise<EomResult> {
+    const open = openMessage(ctx);
+    const content = open ? await open.finish() : undefined;
+    const { action, marks } = ruleSet.events.has('eom') ? await evaluate(ctx, 'eom', { size: ctx.message?.bodyBytes, content }) : { action: CONTINUE_ACTION, marks: NO_MARKS };
+    const verdict = toVerdict(action, 'eom');
+    recorder?.messageEnded(ctx, verdictAction(verdict), content);
+    const allMarks = [...(open?.marks ?? []), ...marks];
+    const changes = allMarks.length > 0 && letsThrough(verdict) && ctx.message
+      ? messageChanges(allMarks, { recipients: ctx.message.recipients, sender: ctx.message.sender, rawSubject: open?.rawSubject, subject: content?.subject })
+      : [];
+    return { verdict, modifications: [...sideActions.takeMarks(ctx), ...changes] };
+  }
 
   return {
     needs: () => needs,
@@ -117,16 +163,30 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     // With tracking every MAIL and RCPT is evaluated, so that each recipient's answer is recorded.
     ...(ruleSet.events.has('mail') || recorder ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
     ...(ruleSet.events.has('rcpt') || recorder ? { rcpt: (ctx: SessionContext, recipient: string) => rcpt(ctx, { recipient }) } : {}),
-    async eom(ctx: SessionContext): Promise<EomResult> {
-      const verdict = ruleSet.events.has('eom') ? await eomEvent(ctx, { size: ctx.message?.bodyBytes }) : { kind: 'continue' as const };
-      recorder?.messageEnded(ctx, verdictAction(verdict));
-      return { verdict, modifications: sideActions.takeMarks(ctx) };
-    },
-    ...(recorder
+    ...(needs.stages.has('header') ? {
+          header: (ctx: SessionContext, name: string, value: string) => {
+            openMessage(ctx)?.header(name, value);
+            return CONTINUE;
+          },
+        } : {}),
+    ...(needs.stages.has('eoh') ? { eoh: endOfHeaders } : {}),
+    ...(needs.stages.has('body')
       ? {
-          abort: (ctx: SessionContext) => recorder.messageAborted(ctx),
-          close: (ctx: SessionContext) => recorder.sessionClosed(ctx),
+          body: (ctx: SessionContext, chunk: Buffer) => {
+            const pending = openMessage(ctx)?.body(chunk);
+            return pending ? pending.then(() => CONTINUE) : CONTINUE;
+          },
         }
       : {}),
+    eom: endOfMessage,
+    ...(recorder || readsMessage
+      ? {
+          abort: (ctx: SessionContext) => {
+            if (ctx.message) openMessages.get(ctx.message)?.dispose();
+            recorder?.messageAborted(ctx);
+          },
+        }
+      : {}),
+    ...(recorder ? { close: (ctx: SessionContext) => recorder.sessionClosed(ctx) } : {}),
   };
 }

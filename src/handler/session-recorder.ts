@@ -1,5 +1,6 @@
 // Gathers what happened in one SMTP session into tracking records: one per message, or one for a
 // session that ended without a message (refused at CONNECT, HELO, MAIL or RCPT, or a client that quit).
+import type { MessageContent } from '../content/message-content';
 import type { Facts, RuleEvent, ThresholdAction } from '../rules/rule-set';
 import type { SessionContext } from '../session/handler';
 import type { Evaluation } from '../engine/scoring-engine';
@@ -17,6 +18,8 @@ interface SessionState {
   dnsLists: Set<string>;
   recipients: TrackedRecipient[];
   mailAnswer?: TrackedAnswer;
+  /** A content rule refused the message at the end of its header block (the MTA then aborts it). */
+  headerAnswer?: TrackedAnswer;
 }
 
 const REFUSALS: Partial<Record<ThresholdAction['kind'], TrackedAnswer>> = { tempfail: 'tempfail', reject: 'reject', discard: 'discard' };
@@ -27,6 +30,7 @@ export class SessionRecorder {
   constructor(
     private readonly emit: (record: TrackingRecord) => void,
     private readonly now: () => number = Date.now,
+    private readonly withSubject = false,
   ) {}
 
   /** One evaluated event and the answer given to it (before mode: observe turned it into continue). */
@@ -44,17 +48,19 @@ export class SessionRecorder {
       state.recipients.push({ address: facts.recipient ?? '', answer: refused ?? (given.kind === 'delay' ? 'delayed' : 'accepted'), ...replyOf(given) });
     } else if (event === 'mail') {
       state.mailAnswer = refused;
+    } else if (event === 'header') {
+      state.headerAnswer = refused;
     } else if (refused && (event === 'connect' || event === 'helo')) {
       state.refusal = { answer: refused, stage: event };
     }
   }
 
-  /** The message's end of data was answered: its record. */
-  messageEnded(ctx: SessionContext, given: ThresholdAction): void {
+  /** The message's end of data was answered: its record, with what was read of the message itself. */
+  messageEnded(ctx: SessionContext, given: ThresholdAction, content?: MessageContent): void {
     const state = this.state(ctx);
     const refused = REFUSALS[given.kind];
     const answer: TrackedAnswer = refused ?? (state.delayMs > 0 ? 'delayed' : 'accepted');
-    this.write(ctx, state, answer, 'eom');
+    this.write(ctx, state, answer, 'eom', content);
   }
 
   /** The message ended without an end of data (refused, RSET, the client left): its record. */
@@ -62,6 +68,7 @@ export class SessionRecorder {
     const state = this.sessions.get(ctx);
     if (!state || (state.mailAnswer === undefined && state.recipients.length === 0 && ctx.message === undefined)) return;
     if (state.mailAnswer) return this.write(ctx, state, state.mailAnswer, 'mail');
+    if (state.headerAnswer) return this.write(ctx, state, state.headerAnswer, 'header');
     const refused = state.recipients.filter((r) => r.answer !== 'accepted' && r.answer !== 'delayed');
     if (state.recipients.length > 0 && refused.length === state.recipients.length) return this.write(ctx, state, refused[refused.length - 1]!.answer, 'rcpt');
     this.write(ctx, state, 'quit', 'quit');
@@ -88,7 +95,7 @@ export class SessionRecorder {
     return state;
   }
 
-  private write(ctx: SessionContext, state: SessionState, answer: TrackedAnswer, stage: TrackingRecord['stage']): void {
+  private write(ctx: SessionContext, state: SessionState, answer: TrackedAnswer, stage: TrackingRecord['stage'], content?: MessageContent): void {
     const connect = ctx.connect;
     const message = ctx.message;
     const queueId = ctx.macro('i');
@@ -114,6 +121,7 @@ export class SessionRecorder {
       keys: [...state.keys].map(([key, score]) => ({ key, score })),
       dnsLists: [...state.dnsLists],
       ...(message && message.bodyBytes > 0 ? { size: message.bodyBytes } : {}),
+      ...(content ? contentFields(content, this.withSubject) : {}),
     });
     state.recorded = true;
     // The next message on this connection starts afresh; the connection's own facts stay.
@@ -121,6 +129,7 @@ export class SessionRecorder {
     state.keys = new Map();
     state.recipients = [];
     state.mailAnswer = undefined;
+    state.headerAnswer = undefined;
     state.delayMs = 0;
   }
 }
@@ -129,6 +138,15 @@ function replyOf(action: ThresholdAction): { reply?: string } {
   if ((action.kind !== 'tempfail' && action.kind !== 'reject') || !action.reply) return {};
   const { code, ext, text } = action.reply;
   return { reply: `${code}${ext ? ` ${ext}` : ''} ${[text].flat().join(' ')}` };
+}
+
+/** Message-ID, attachment names (unnamed ones by type), and the Subject only when asked for. */
+function contentFields(content: MessageContent, withSubject: boolean): Partial<TrackingRecord> {
+  return {
+    ...optional('messageId', content.messageId),
+    ...(withSubject ? optional('subject', content.subject) : {}),
+    ...(content.attachments.length > 0 ? { attachments: content.attachments.map((a) => a.name ?? `(${a.type})`) } : {}),
+  };
 }
 
 function optional<K extends string>(name: K, value: string | undefined): Partial<Record<K, string>> {

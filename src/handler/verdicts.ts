@@ -1,7 +1,8 @@
 // From the rules' answers to the milter's: which stages to negotiate, and the verdict for each action.
 import { Action } from '../milter/constants';
 import type { EventStage, MilterNeeds } from '../milter/negotiation';
-import type { RuleEvent, RuleSet, ThresholdAction } from '../rules/rule-set';
+import type { Facts, RuleEvent, RuleSet, ThresholdAction } from '../rules/rule-set';
+import type { Outcome } from '../engine/decide';
 import type { ConnectionDecision, Decision, Verdict } from '../session/handler';
 
 /** The stages and actions to ask of the MTA: only what the loaded rules read or do, and RCPT when tracking records recipients. */
@@ -10,11 +11,29 @@ export function needsOf(ruleSet: RuleSet, tracking = false): MilterNeeds {
   // event's keys, conditions and answer lines read, so they are always negotiated, whichever events
   // the rules count: without MAIL, Postfix never tells the milter the sender, and sender keys never count.
   const stages = new Set<EventStage>(['connect', 'helo', 'mail']);
-  for (const event of ruleSet.events) if (event !== 'eom') stages.add(event);
-  if (tracking) stages.add('rcpt');
-  // The size is counted from body chunks: only then is the MTA asked to stream the body.
-  if (ruleSet.needsMessageSize) stages.add('body');
-  return { stages, actions: hasHeaderMarks(ruleSet) ? Action.ADDHDRS : 0, rejectedRecipients: ruleSet.events.has('rcpt') };
+  // A redirect removes every recipient by the name the MTA gave it at RCPT: it must see them all.
+  if (ruleSet.events.has('rcpt') || tracking || ruleSet.message.marks.has('redirect')) stages.add('rcpt');
+  const { message } = ruleSet;
+  // Rules `on: header` are evaluated at the end of the header block; the fields themselves are sent
+  // only when some rule reads them, or the body, whose MIME structure the top header fields declare.
+  if (ruleSet.events.has('header')) stages.add('eoh');
+  if (message.headers || message.body) stages.add('header').add('eoh');
+  if (message.body) stages.add('body');
+  // Header and body packets are only collected: their answer is always continue.
+  const observeOnly = new Set<EventStage>(['header', 'body'].filter((s) => stages.has(s as EventStage)) as EventStage[]);
+  return { stages, observeOnly, actions: actionsOf(ruleSet), rejectedRecipients: ruleSet.events.has('rcpt') };
+}
+
+/** The SMFIF_* rights the rules' changes to messages need, and no others. */
+function actionsOf(ruleSet: RuleSet): number {
+  const marks = ruleSet.message.marks;
+  let actions = 0;
+  // A redirect keeps the original recipients in a header; a prefix on a message without Subject adds one.
+  if (hasHeaderMarks(ruleSet) || marks.has('header') || marks.has('redirect') || marks.has('subject_prefix')) actions |= Action.ADDHDRS;
+  if (marks.has('subject_prefix')) actions |= Action.CHGHDRS;
+  if (marks.has('redirect')) actions |= Action.ADDRCPT | Action.DELRCPT;
+  if (marks.has('quarantine')) actions |= Action.QUARANTINE;
+  return actions;
 }
 
 function hasHeaderMarks(ruleSet: RuleSet): boolean {
@@ -50,4 +69,29 @@ export function verdictAction(verdict: Verdict): ThresholdAction {
 /** Discard has no meaning before a message: toVerdict already mapped it to continue there. */
 export function connectionVerdict(verdict: Verdict): Verdict<ConnectionDecision> {
   return verdict as Verdict<Exclude<Decision, { kind: 'discard' }>>;
+}
+
+/** Whether the message goes on to its recipients (so that changes to it are worth sending). */
+export function letsThrough(verdict: Verdict): boolean {
+  const decision = verdict.kind === 'delay' ? verdict.then : verdict;
+  return decision.kind === 'continue' || decision.kind === 'accept';
+}
+
+/** Longest file name put in a reply: the line must stay readable and under the MTAs' limits. */
+const MAX_TEMPLATE_VALUE = 100;
+
+/**
+ * The winning action with `{attachment}` in its reply filled in from the rule that gave it. The name
+ * comes from the client: anything but printable ASCII becomes '?', so the reply stays a valid line.
+ */
+export function withTemplateValues(outcome: Outcome, facts: Facts): ThresholdAction {
+  const action = outcome.action;
+  if ((action.kind !== 'reject' && action.kind !== 'tempfail') || !action.reply) return action;
+  const rule = outcome.rules.find((r) => r.action === action);
+  const attachment = rule?.templateValues?.(facts).attachment;
+  if (attachment === undefined) return action;
+  const value = attachment.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_TEMPLATE_VALUE);
+  const fill = (line: string) => line.split('{attachment}').join(value);
+  const text = typeof action.reply.text === 'string' ? fill(action.reply.text) : action.reply.text.map(fill);
+  return { ...action, reply: { ...action.reply, text } } as ThresholdAction;
 }

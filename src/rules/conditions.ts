@@ -2,17 +2,23 @@
 import type { Condition, Facts, ListingFacts, ReputationFact, ReverseDnsStatus, RuleEvent } from './rule-set';
 import { buildSet, compilePattern, inlineEntries, type NamedList } from './lists';
 import { normaliseAddress, normaliseHost } from '../net/normalise';
+import { durationMs } from '../config/duration';
+import { compileAttachment, compileKeywords } from './content-conditions';
 import type { IpMatcherSpec, ListingMatcherSpec, ListKind, NodePath, RulesSource, TextMatcherSpec, WhenSpec } from './schema';
 
 type Value = string | undefined;
 type TextFact = 'client_name' | 'helo' | 'sender' | 'sender_domain' | 'recipient' | 'recipient_domain' | 'auth_user';
 
-const ALL: readonly RuleEvent[] = ['connect', 'helo', 'mail', 'rcpt', 'eom'];
-const FROM_HELO: readonly RuleEvent[] = ['helo', 'mail', 'rcpt', 'eom'];
+const ALL: readonly RuleEvent[] = ['connect', 'helo', 'mail', 'rcpt', 'header', 'eom'];
+const FROM_HELO: readonly RuleEvent[] = ['helo', 'mail', 'rcpt', 'header', 'eom'];
 // Postfix and Sendmail send {auth_authen} with MAIL FROM, so the login is known from there on.
-const FROM_MAIL: readonly RuleEvent[] = ['mail', 'rcpt', 'eom'];
+const FROM_MAIL: readonly RuleEvent[] = ['mail', 'rcpt', 'header', 'eom'];
 // At end of message there may be many recipients: no single one is "the" recipient.
 const AT_RCPT: readonly RuleEvent[] = ['rcpt'];
+// The client's SIZE= at MAIL, the bytes received at end of message.
+const SIZE_EVENTS: readonly RuleEvent[] = ['mail', 'eom'];
+const HEADERS_KNOWN: readonly RuleEvent[] = ['header', 'eom'];
+const BODY_KNOWN: readonly RuleEvent[] = ['eom'];
 
 /** Domain-like facts match a domain and its subdomains; address-like facts match exactly. */
 const TEXT_FACTS: Record<TextFact, { kind: 'domain' | 'address'; events: readonly RuleEvent[]; read(f: Facts): Value }> = {
@@ -39,7 +45,10 @@ export interface ConditionScope {
   /** Lists declared in the file, including ones that failed to compile (already reported). */
   readonly declaredLists: ReadonlySet<string>;
   readonly usedLists: Set<string>;
-  usesSize: boolean;
+  /** What of the message the rule reads: the MTA is asked for headers and body only when some rule does. */
+  readonly message: { headers: boolean; body: boolean };
+  /** Finders of the attachment that made an `attachment` condition hold, for the reply's `{attachment}`. */
+  readonly attachmentFinders: Array<(f: Facts) => string | undefined>;
   /** Names of the DNS lists the file declares, per kind; undefined when it declares none. */
   readonly dnsLists: { readonly dnsbl?: ReadonlySet<string>; readonly rhsbl?: ReadonlySet<string> };
   readonly hasRecipientMap: boolean;
@@ -68,10 +77,39 @@ export function compileWhen(when: WhenSpec | undefined, path: NodePath, scope: C
         for (const [name, spec] of Object.entries(when.macros ?? {})) parts.push(compileMacro(name, spec, [...at, name], scope));
         break;
       case 'size': {
-        requireEvents('size', ['eom'], at, scope);
-        scope.usesSize = true;
+        requireEvents('size', SIZE_EVENTS, at, scope);
+        // At eom the size is counted from the body chunks: the MTA must stream the body.
+        if (scope.events.includes('eom')) scope.message.body = true;
         const over = when.size?.over ?? 0;
         parts.push((f) => f.size !== undefined && f.size > over);
+        break;
+      }
+      case 'session_age': {
+        const over = durationMs(when.session_age?.over ?? 0);
+        parts.push((f) => f.sessionAgeMs !== undefined && f.sessionAgeMs > over);
+        break;
+      }
+      case 'keywords': {
+        const keywords = compileKeywords(when.keywords!, at, scope.source);
+        requireEvents('keywords', keywords.readsBody ? BODY_KNOWN : HEADERS_KNOWN, at, scope);
+        scope.message.headers ||= keywords.readsHeaders;
+        scope.message.body ||= keywords.readsBody;
+        parts.push(keywords.test);
+        break;
+      }
+      case 'attachment': {
+        requireEvents('attachment', BODY_KNOWN, at, scope);
+        scope.message.body = true;
+        const attachment = compileAttachment(when.attachment!, at, scope.source);
+        scope.attachmentFinders.push(attachment.find);
+        parts.push(attachment.test);
+        break;
+      }
+      case 'unparseable': {
+        requireEvents('unparseable', BODY_KNOWN, at, scope);
+        scope.message.body = true;
+        const wanted = when.unparseable;
+        parts.push((f) => f.content !== undefined && (f.content.unparseable !== undefined) === wanted);
         break;
       }
       case 'rejected_by_mta': {

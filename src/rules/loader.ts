@@ -6,7 +6,8 @@ import { formatReplyText, type RejectCode, type SmtpReply, type TempfailCode } f
 import { compileWhen, type ConditionScope } from './conditions';
 import { compileLists, type NamedList } from './lists';
 import { compileReputation, readsByEvent } from './reputation-rules';
-import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type KeyClass, type KeyClassSettings, type Points, type Rule, type RuleAction, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
+import { compileMarks, markKinds } from './message-marks';
+import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type Facts, type KeyClass, type KeyClassSettings, type MessageNeeds, type Points, type Rule, type RuleAction, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
 import { EVENTS, RulesSource, type NodePath, type ReplySpec, type RuleSpec, type RulesFileSpec, type ThresholdSpec } from './schema';
 
 export interface RuleSetOptions {
@@ -57,7 +58,7 @@ export function parseRuleSet(text: string, file: string, opts: RuleSetOptions = 
   const alert = spec.alert && compileAlert(spec.alert, source);
   const reputationLists = compileReputation(spec, source);
   const limits = { mtaTimeoutMs: opts.mtaTimeoutMs ?? DEFAULT_MTA_TIMEOUT_MS, maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS };
-  const { rules, needsMessageSize, reads } = compileRules(spec, source, lists, keyClasses, limits);
+  const { rules, message, reads } = compileRules(spec, source, lists, keyClasses, limits);
   const thresholds = compileThresholds(spec, source, alert !== undefined, keyClasses, limits);
   warnAboutUse(spec, source, rules);
   source.throwIfFailed();
@@ -65,7 +66,7 @@ export function parseRuleSet(text: string, file: string, opts: RuleSetOptions = 
   for (const [name, s] of keyClasses) settings.set(name, { ...s, thresholds: thresholds.get(name) ?? [] });
   const events = new Set<RuleEvent>(EVENTS.filter((e) => rules.some((r) => r.events.has(e))));
   const reputation = { ...reputationLists, reads };
-  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, needsMessageSize, warnings: source.formattedWarnings() };
+  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, message, warnings: source.formattedWarnings() };
   return deepFreeze(ruleSet);
 }
 
@@ -106,7 +107,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
   const rules: Rule[] = [];
   const firstAt = new Map<string, number>();
   const usedLists = new Set<string>();
-  let needsMessageSize = false;
+  const messageReads = { headers: false, body: false };
   const dnsLists = {
     ...(spec.dnsbl ? { dnsbl: new Set(Object.keys(spec.dnsbl)) } : {}),
     ...(spec.rhsbl ? { rhsbl: new Set(Object.keys(spec.rhsbl)) } : {}),
@@ -124,29 +125,41 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
       lists,
       declaredLists: new Set(Object.keys(spec.lists ?? {})),
       usedLists,
-      usesSize: false,
+      message: { headers: false, body: false },
+      attachmentFinders: [],
       dnsLists,
       // Declared is enough: a map with a bad type is reported once, at the map.
       hasRecipientMap: spec.recipients !== undefined,
       reads: new Set(),
     };
     const condition = compileWhen(r.when, [...path, 'when'], scope);
-    needsMessageSize ||= scope.usesSize;
     const add = new Map<KeyClass, Points>();
     for (const [keyClass, points] of Object.entries(r.add ?? {})) {
-      if (typeof points === 'string') checkScorePoints(points, [...path, 'add', keyClass], scope);
+      if (points === 'size_kb') checkSizePoints([...path, 'add', keyClass], scope);
+      else if (typeof points === 'string') checkScorePoints(points, [...path, 'add', keyClass], scope);
       if (keyClasses.has(keyClass)) add.set(keyClass, points);
       else if (!(keyClass in (spec.keys ?? {}))) source.error([...path, 'add', keyClass], `key class "${keyClass}" is not declared in keys`, true);
     }
     const ok = r.ok ?? false;
-    const action = compileRuleAction(r, path, source, limits);
+    const action = compileRuleAction(r, path, events, source, limits);
+    const marks = compileMarks(r, path, events, source);
     const answers = RULE_ACTIONS.filter((a) => r[a] !== undefined);
-    if (!ok && answers.length === 0 && Object.keys(r.add ?? {}).length === 0) {
-      source.error(path, `rule "${r.name}" does nothing: give it add (points), ok: true (allow-list) or an answer (delay, tempfail, reject)`);
+    if (!ok && answers.length === 0 && marks === undefined && Object.keys(r.add ?? {}).length === 0) {
+      source.error(path, `rule "${r.name}" does nothing: give it add (points), ok: true (allow-list), an answer (delay, tempfail, reject, discard) or a change to the message`);
+    }
+    messageReads.headers ||= scope.message.headers;
+    messageReads.body ||= scope.message.body;
+    const finders = scope.attachmentFinders;
+    const templateValues = finders.length > 0 ? (f: Facts) => ({ attachment: firstFound(finders, f) }) : undefined;
+    if (action && 'reply' in action && action.reply && replyNames(action.reply.text, 'attachment') && !templateValues) {
+      source.warn([...path, action.kind], `the reply names {attachment} but rule "${r.name}" has no attachment condition: it stays as written`);
     }
     if (ok && r.add !== undefined) source.warn([...path, 'add'], `rule "${r.name}" has ok: true, so its add is never applied`, true);
     if (ok && action !== undefined) source.error(path, `rule "${r.name}" has ok: true and ${action.kind}: an allow-list rule cannot also refuse`);
-    rules.push({ name: r.name, location: source.locate(path), events: new Set(events), condition, add, ok, ...(action ? { action } : {}), observe: r.observe ?? false, reads: scope.reads });
+    rules.push({
+      name: r.name, location: source.locate(path), events: new Set(events), condition, add, ok, ...(action ? { action } : {}), observe: r.observe ?? false, reads: scope.reads,
+      ...(marks ? { marks } : {}), ...(templateValues ? { templateValues } : {}),
+    });
   });
   for (const name of Object.keys(spec.lists ?? {})) if (!usedLists.has(name)) source.warn(['lists', name], `list "${name}" is never used`, true);
   const reads = readsByEvent(rules);
@@ -156,17 +169,51 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
     // Lists nobody reads would never be queried: almost certainly a rule was forgotten.
     if (spec[section] !== undefined && !readAnywhere.has(fact)) source.warn([section], `${section} is configured but no rule reads ${fact}: it is never used`, true);
   }
-  return { rules, needsMessageSize, reads };
+  const scan = spec.content ?? {};
+  const message: MessageNeeds = {
+    headers: messageReads.headers,
+    body: messageReads.body,
+    marks: markKinds(rules),
+    scan: {
+      ...(scan.max_scan_bytes !== undefined ? { maxScanBytes: scan.max_scan_bytes } : {}),
+      ...(scan.max_parts !== undefined ? { maxParts: scan.max_parts } : {}),
+      ...(scan.max_depth !== undefined ? { maxDepth: scan.max_depth } : {}),
+    },
+  };
+  if (spec.content !== undefined && !message.headers && !message.body) source.warn(['content'], 'content limits are set but no rule reads the message', true);
+  return { rules, message, reads };
 }
 
-const RULE_ACTIONS = ['delay', 'tempfail', 'reject'] as const;
+const RULE_ACTIONS = ['delay', 'tempfail', 'reject', 'discard'] as const;
 
-/** A rule's own answer (block-list, tarpit); at most one. */
-function compileRuleAction(r: RuleSpec, path: NodePath, source: RulesSource, limits: DelayLimits): RuleAction | undefined {
+/** A rule's own answer (block-list, tarpit, discard); at most one. */
+function compileRuleAction(r: RuleSpec, path: NodePath, events: readonly RuleEvent[], source: RulesSource, limits: DelayLimits): RuleAction | undefined {
   const kinds = RULE_ACTIONS.filter((a) => r[a] !== undefined);
   if (kinds.length > 1) source.error(path, `rule "${r.name}" has ${kinds.join(' and ')}: a rule gives at most one answer`);
   if (kinds.length !== 1) return undefined;
+  if (kinds[0] === 'discard' && (events.includes('connect') || events.includes('helo'))) {
+    source.error([...path, 'discard'], `discard drops a message, and there is none at connect or helo (rule "${r.name}")`, true);
+  }
   return compileAction(kinds[0], r, path, source, limits) as RuleAction | undefined;
+}
+
+/** `add: { ip: size_kb }`: the SIZE= declared at mail, the bytes received at eom; nothing else knows a size. */
+function checkSizePoints(at: NodePath, scope: ConditionScope): void {
+  const unknown = scope.events.filter((e) => e !== 'mail' && e !== 'eom');
+  if (unknown.length > 0) scope.source.error(at, `points "size_kb" are known only at mail (the client's SIZE=) and eom, not at ${unknown.join(', ')} (rule "${scope.rule}")`);
+  if (scope.events.includes('eom')) scope.message.body = true;
+}
+
+function firstFound(finders: ReadonlyArray<(f: Facts) => string | undefined>, f: Facts): string | undefined {
+  for (const find of finders) {
+    const found = find(f);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function replyNames(text: string | readonly string[], name: string): boolean {
+  return (typeof text === 'string' ? [text] : text).some((line) => line.includes(`{${name}}`));
 }
 
 /** `add: { ip: dnsbl }`: the weighted list score as points; the lists must exist and be known at the rule's events. */

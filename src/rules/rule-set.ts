@@ -1,9 +1,13 @@
 // The compiled, frozen form of a rules file: what the engine evaluates. Built only by the loader.
 import type { AnswerFilter } from '../net/answer-filter';
+import type { MessageContent } from '../content/message-content';
 import type { RejectCode, SmtpReply, TempfailCode } from '../milter/reply-text';
 
-/** SMTP events rules can count; `eom` carries the message size. */
-export type RuleEvent = 'connect' | 'helo' | 'mail' | 'rcpt' | 'eom';
+/**
+ * SMTP events rules can count. `header` is the end of the message's header block (its fields are
+ * known, its body not yet); `eom` the end of the message (body text, attachments, size).
+ */
+export type RuleEvent = 'connect' | 'helo' | 'mail' | 'rcpt' | 'header' | 'eom';
 
 /** Single key classes; a combined class joins several with '+', e.g. 'ip+sender'. */
 export const BASE_KEY_CLASSES = ['ip', 'network', 'helo', 'sender', 'sender_domain', 'recipient', 'recipient_domain', 'auth_user'] as const;
@@ -42,8 +46,14 @@ export interface Facts {
   authUser?: string;
   /** The MTA itself refused this recipient (seen through SMFIP_RCPT_REJ). */
   recipientRejectedByMta?: boolean;
-  /** Message size in bytes (eom only). */
+  /** Message size in bytes: at mail the client's SIZE= declaration (if any), at eom the bytes received. */
   size?: number;
+  /** Since the MTA connection began (the SMTP session's age), in ms. */
+  sessionAgeMs?: number;
+  /** At header and eom: the message's recipients that no one refused, normalised, in RCPT order. */
+  recipients?: readonly string[];
+  /** At header: the header fields only (no text, no attachments); at eom: everything the scanner found. */
+  content?: MessageContent;
   /** DNSBL/DNSWL lists on the client IP (when some rule reads them and lists are configured). */
   dnsbl?: ListingFacts;
   /** RHSBL lists on the HELO name and the sender domain, each list counted once. */
@@ -63,8 +73,24 @@ export interface SourceLocation {
 /** A compiled condition: true when the facts match. */
 export type Condition = (facts: Facts) => boolean;
 
-/** A fixed number of points, or the weighted score of the DNS lists that list the client. */
-export type Points = number | 'dnsbl' | 'rhsbl';
+/** A fixed number of points, the weighted score of the DNS lists that list the client, or the message's size in KiB. */
+export type Points = number | 'dnsbl' | 'rhsbl' | 'size_kb';
+
+/** What a rule changes in a message it lets through (applied at end of message, never in observe mode). */
+export interface MessageMarks {
+  /** Put before the Subject (once: never before a subject that already starts with it). */
+  readonly subjectPrefix?: string;
+  readonly headers: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** Every recipient replaced by this address; `{recipient_domain}` and `{sender_domain}` are filled in. */
+  readonly redirect?: string;
+  /** Held in the MTA's quarantine (Postfix's hold queue) with this reason. */
+  readonly quarantine?: string;
+}
+
+/** Values a rule's reply text and redirect address may name in braces. */
+export interface TemplateValues {
+  attachment?: string;
+}
 
 export interface Rule {
   readonly name: string;
@@ -81,6 +107,10 @@ export interface Rule {
   readonly observe: boolean;
   /** Facts needing a lookup (DNS, recipient map) that the rule's condition or points read. */
   readonly reads: ReadonlySet<ReputationFact>;
+  /** Changes to the message when it is let through (content rules at header and eom). */
+  readonly marks?: MessageMarks;
+  /** The values its reply text names ({attachment}: the attachment that made it match). */
+  readonly templateValues?: (facts: Facts) => TemplateValues;
 }
 
 export type ThresholdAction =
@@ -92,7 +122,7 @@ export type ThresholdAction =
   | { kind: 'discard' };
 
 /** What a rule itself may answer; the milder answers belong to thresholds. */
-export type RuleAction = Extract<ThresholdAction, { kind: 'delay' | 'tempfail' | 'reject' }>;
+export type RuleAction = Extract<ThresholdAction, { kind: 'delay' | 'tempfail' | 'reject' | 'discard' }>;
 
 export interface Threshold {
   readonly location: SourceLocation;
@@ -163,6 +193,23 @@ export interface ReputationSettings {
   readonly reads: ReadonlyMap<RuleEvent, ReadonlySet<ReputationFact>>;
 }
 
+/** Limits of the message scanner (the rules file's `content` section); unset: the scanner's defaults. */
+export interface ScanSettings {
+  readonly maxScanBytes?: number;
+  readonly maxParts?: number;
+  readonly maxDepth?: number;
+}
+
+export interface MessageNeeds {
+  /** Some rule reads header fields (keywords in headers): the MTA sends the headers. */
+  readonly headers: boolean;
+  /** Some rule reads the body (text, attachments, the size received, could-not-parse): the MTA streams it. */
+  readonly body: boolean;
+  /** The kinds of change the rules make, so that the milter asks the MTA for those rights only. */
+  readonly marks: ReadonlySet<'subject_prefix' | 'header' | 'redirect' | 'quarantine'>;
+  readonly scan: ScanSettings;
+}
+
 export interface RuleSet {
   readonly source: string;
   readonly rules: readonly Rule[];
@@ -171,8 +218,8 @@ export interface RuleSet {
   /** Which events some rule listens to (the milter negotiates only these). */
   readonly events: ReadonlySet<RuleEvent>;
   readonly reputation: ReputationSettings;
-  /** Some rule reads the message size: only then is the MTA asked to stream the body. */
-  readonly needsMessageSize: boolean;
+  /** What of the message itself the rules read or change: the MTA is asked for only that. */
+  readonly message: MessageNeeds;
   /** Warnings found while loading (unreachable thresholds, shadowed rules, long delays...). */
   readonly warnings: readonly string[];
 }

@@ -5,7 +5,8 @@ import { ConfigError, formatProblem, type SourceProblem } from '../config/errors
 import { compileSchema, YamlSource, type NodePath } from '../config/yaml-source';
 import { REVERSE_DNS_STATUSES, type SourceLocation } from './rule-set';
 
-export const EVENTS = ['connect', 'helo', 'mail', 'rcpt', 'eom'] as const;
+export const EVENTS = ['connect', 'helo', 'mail', 'rcpt', 'header', 'eom'] as const;
+export const KEYWORD_MATCHES = ['contains', 'exact', 'starts', 'ends'] as const;
 export const LIST_KINDS = ['cidr', 'domains', 'addresses', 'patterns'] as const;
 export type ListKind = (typeof LIST_KINDS)[number];
 
@@ -62,6 +63,37 @@ const list = {
   },
 } as const satisfies { type: 'object'; additionalProperties: false; properties: Record<ListKind | `${ListKind}_file`, unknown> };
 
+/** A phrase: a bare string (contains, any case) or one with its match mode and case. */
+const phrase = either(
+  { type: 'string' } as const,
+  nonEmpty,
+  { type: 'object', additionalProperties: false, required: ['text'], properties: { text: nonEmpty, match: { enum: KEYWORD_MATCHES }, case_sensitive: { type: 'boolean' } } } as const,
+);
+const keywords = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['phrases'],
+  properties: {
+    phrases: { type: 'array', minItems: 1, items: phrase },
+    in: { type: 'array', minItems: 1, items: { enum: ['headers', 'body'] } },
+    headers: { type: 'array', minItems: 1, items: nonEmpty },
+    threshold: { type: 'integer', minimum: 1 },
+  },
+} as const;
+const attachment = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    name: { type: 'array', minItems: 1, items: nonEmpty },
+    name_matches: { type: 'string' },
+    double_extension: { type: 'boolean' },
+    type: { type: 'array', minItems: 1, items: nonEmpty },
+    size: { type: 'object', additionalProperties: false, required: ['over'], properties: { over: { type: 'integer', minimum: 0 } } },
+  },
+} as const;
+const headerMark = { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: nonEmpty, value: { type: 'string' } } } as const;
+
 /** Every condition of a `when:` but the two that nest one (`not`, `any`), which the schema adds by reference. */
 const whenFields = {
   type: 'object',
@@ -82,6 +114,10 @@ const whenFields = {
     rhsbl: listingMatcher,
     reverse_dns: either({ type: 'string' } as const, { enum: REVERSE_DNS_STATUSES }, { type: 'array', minItems: 1, items: { enum: REVERSE_DNS_STATUSES } } as const),
     recipient_known: { type: 'boolean' },
+    keywords,
+    attachment,
+    unparseable: { type: 'boolean' },
+    session_age: { type: 'object', additionalProperties: false, required: ['over'], properties: { over: durationSchema } },
     macros: {
       type: 'object',
       additionalProperties: {
@@ -110,7 +146,7 @@ const threshold = {
     log: { type: 'boolean' },
     mail: { type: 'boolean' },
     delete: { type: 'boolean' },
-    header: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: nonEmpty, value: { type: 'string' } } },
+    header: headerMark,
     observe: { type: 'boolean' },
   },
 } as const;
@@ -123,11 +159,16 @@ const rule = {
     name: nonEmpty,
     on: either({ type: 'string' } as const, { enum: EVENTS }, { type: 'array', minItems: 1, items: { enum: EVENTS } } as const),
     when,
-    add: { type: 'object', additionalProperties: either({ type: 'string' } as const, { enum: ['dnsbl', 'rhsbl'] } as const, { type: 'number' } as const) },
+    add: { type: 'object', additionalProperties: either({ type: 'string' } as const, { enum: ['dnsbl', 'rhsbl', 'size_kb'] } as const, { type: 'number' } as const) },
     ok: { type: 'boolean' },
     delay: durationSchema,
     tempfail: reply,
     reject: reply,
+    discard: { enum: [true] },
+    quarantine: nonEmpty,
+    redirect: nonEmpty,
+    subject_prefix: nonEmpty,
+    header: either({ type: 'array' } as const, { type: 'array', minItems: 1, items: headerMark } as const, headerMark),
     observe: { type: 'boolean' },
   },
 } as const;
@@ -163,6 +204,11 @@ const schema = {
       properties: { map: nonEmpty, delimiter: { type: 'string' }, domains: { type: 'array', items: nonEmpty }, postfix_config: nonEmpty },
     },
     thresholds: { type: 'object', additionalProperties: { type: 'array', items: threshold } },
+    content: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { max_scan_bytes: { type: 'integer', minimum: 1024 }, max_parts: { type: 'integer', minimum: 1 }, max_depth: { type: 'integer', minimum: 1 } },
+    },
   },
   $defs: {
     when: { ...whenFields, properties: { ...whenFields.properties, not: when, any: { type: 'array', minItems: 1, items: when } } },
@@ -177,6 +223,9 @@ export type WhenSpec = Derived<typeof whenFields> & { not?: WhenSpec; any?: When
 export type TextMatcherSpec = Derived<typeof whenFields.properties.sender>;
 export type IpMatcherSpec = Derived<typeof ipMatcher>;
 export type ListingMatcherSpec = Derived<typeof listingMatcher>;
+export type KeywordsSpec = Derived<typeof keywords>;
+export type AttachmentSpec = Derived<typeof attachment>;
+export type HeaderMarkSpec = Derived<typeof headerMark>;
 export type DnsListSpec = Derived<typeof dnsList>;
 export type ReplySpec = Derived<typeof reply>;
 export type ListSpec = Derived<typeof list>;

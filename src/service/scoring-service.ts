@@ -100,7 +100,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       reputation,
       observer,
       observeOnly: mode === 'observe',
-      ...(writer ? { track: (record: TrackingRecord) => writer.add(record) } : {}),
+      ...(writer ? { track: (record: TrackingRecord) => writer.add(record), trackSubjects: config.tracking.subject } : {}),
     });
   };
 

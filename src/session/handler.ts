@@ -50,6 +50,8 @@ export interface SessionContext {
   readonly connectionId: string;
   readonly mta: 'postfix' | 'sendmail' | 'unknown';
   readonly connect: ConnectInfo | undefined;
+  /** When the MTA announced this SMTP session (its CONNECT), ms since the epoch. */
+  readonly connectedAt: number | undefined;
   readonly helo: string | undefined;
   readonly message: Readonly<MessageState> | undefined;
   macro(name: string): string | undefined;

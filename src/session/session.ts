@@ -46,6 +46,7 @@ const REQUIRED_ACTION: Record<Modification['kind'], number> = {
 export class MilterSession implements SessionContext {
   readonly macros = new MacroStore();
   connect: ConnectInfo | undefined;
+  connectedAt: number | undefined;
   helo: string | undefined;
   message: MessageState | undefined;
   mta: SessionContext['mta'] = 'unknown';
@@ -79,6 +80,7 @@ export class MilterSession implements SessionContext {
         return;
       case 'connect':
         this.connect = { hostname: cmd.hostname, family: cmd.family, address: cmd.address, port: cmd.port };
+        this.connectedAt = Date.now();
         this.helo = undefined;
         this.message = undefined;
         return this.decide('connect', () => this.handler.connect?.(this));
@@ -120,6 +122,7 @@ export class MilterSession implements SessionContext {
         await this.endConnection();
         this.macros.resetAll();
         this.connect = undefined;
+        this.connectedAt = undefined;
         this.helo = undefined;
         return;
       case 'quit':

@@ -39,7 +39,7 @@ export interface TrackingRecord {
   /** The final answer: of the message, or of the session (at CONNECT, HELO, MAIL, RCPT, or a client that quit). */
   answer: TrackedAnswer;
   /** Where the final answer was given. */
-  stage: 'connect' | 'helo' | 'mail' | 'rcpt' | 'eom' | 'quit';
+  stage: 'connect' | 'helo' | 'mail' | 'rcpt' | 'header' | 'eom' | 'quit';
   /** Tarpit time served across the session's events. */
   delayMs: number;
   /** Rules that fired, in order, without repeats. */

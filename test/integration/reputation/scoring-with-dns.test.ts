@@ -68,6 +68,7 @@ function session(ip: string, sender = 'a@clean.example'): SessionContext {
   return {
     connectionId: `c-${ip}`,
     mta: 'postfix',
+    connectedAt: undefined,
     connect: { hostname: `[${ip}]`, family: 'inet', address: ip, port: 1 },
     helo: 'pc.helo.example',
     message: { index: 1, sender: `<${sender}>`, senderArgs: [], recipients: [], headerCount: 0, bodyBytes: 0 },

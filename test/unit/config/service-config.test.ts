@@ -39,7 +39,7 @@ const DEFAULTS = {
   mtaTimeoutMs: 30_000,
   dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
   http: { listen: { kind: 'tcp', host: '127.0.0.1', port: 8899 }, auth: undefined },
-  tracking: { backend: 'sqlite', url: undefined, keepMs: 7 * 86_400_000, maxBytes: 1024 * 1024 * 1024 },
+  tracking: { backend: 'sqlite', url: undefined, keepMs: 7 * 86_400_000, maxBytes: 1024 * 1024 * 1024, subject: false },
   mode: 'enforce',
   log: { level: 'info', format: 'auto' },
 };
@@ -83,7 +83,7 @@ describe('values', () => {
     'admin_socket: ctl.sock',
     'mta_timeout: 10s',
     'http: {listen: "[::1]:9000"}',
-    'tracking: {backend: postgres, url: "postgres://fg@db.example.net/floodgate", keep: 30d, max_size_mb: 10}',
+    'tracking: {backend: postgres, url: "postgres://fg@db.example.net/floodgate", keep: 30d, max_size_mb: 10, subject: true}',
     'mode: observe',
     'log: {level: debug, format: text}',
   ].join('\n');
@@ -112,7 +112,7 @@ describe('values', () => {
       mtaTimeoutMs: 10_000,
       dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
       http: { listen: { kind: 'tcp', host: '::1', port: 9000 }, auth: undefined },
-      tracking: { backend: 'postgres', url: 'postgres://fg@db.example.net/floodgate', keepMs: 30 * 86_400_000, maxBytes: 10 * 1024 * 1024 },
+      tracking: { backend: 'postgres', url: 'postgres://fg@db.example.net/floodgate', keepMs: 30 * 86_400_000, maxBytes: 10 * 1024 * 1024, subject: true },
       mode: 'observe',
       log: { level: 'debug', format: 'text' },
     });

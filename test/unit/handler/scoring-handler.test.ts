@@ -30,6 +30,7 @@ function ctx(index = 1): SessionContext {
   return {
     connectionId: 'c1',
     mta: 'postfix',
+    connectedAt: undefined,
     connect: { hostname: '[192.0.2.9]', family: 'inet', address: '192.0.2.9', port: 1 },
     helo: 'pc',
     message: { index, sender: '<a@example.org>', senderArgs: [], recipients: [], headerCount: 0, bodyBytes: 0 },

@@ -34,6 +34,7 @@ function session(id: string, ip = '192.0.2.9'): Session {
   const s: Session = {
     connectionId: id,
     mta: 'postfix',
+    connectedAt: undefined,
     connect: { hostname: 'pc.example.net', family: 'inet', address: ip, port: 1 },
     helo: 'pc',
     message: undefined,

@@ -37,7 +37,7 @@ describe('a complete rules file', () => {
       { name: 'odd-helo', location: at(41, 5), events: ['mail'], add: { ip: 5 }, ok: false, observe: true },
     ]);
     expect([...ruleSet.events]).toEqual(['connect', 'mail', 'rcpt']);
-    expect(ruleSet.needsMessageSize).toBe(false);
+    expect(ruleSet.message).toEqual({ headers: false, body: false, marks: new Set(), scan: {} });
   });
 
   test('conditions use the lists, including the list file', () => {
@@ -127,7 +127,7 @@ describe('compilation details', () => {
 
   test('a size condition makes the rule set ask for the message size', () => {
     const set = parseRuleSet('keys: { ip: { half_life: 10m } }\nrules:\n  - { name: big, on: eom, when: { size: { over: 100 } }, add: { ip: 1 } }\n', 'r.yml');
-    expect(set.needsMessageSize).toBe(true);
+    expect(set.message.body).toBe(true);
     expect([...set.events]).toEqual(['eom']);
   });
 
@@ -153,7 +153,7 @@ describe('compilation details', () => {
     expect(problems(text)).toEqual([
       'rules.yml:3:7: threshold needs one action: delay, tempfail, reject, discard, ok, continue',
       'rules.yml:4:33: key class "ip+nope" has an unknown part "nope" (parts: ip, network, helo, sender, sender_domain, recipient, recipient_domain, auth_user, joined by \'+\')',
-      'rules.yml:6:37: "sender" is not known at connect: it is available only at mail, rcpt, eom (rule "a")',
+      'rules.yml:6:37: "sender" is not known at connect: it is available only at mail, rcpt, header, eom (rule "a")',
       'rules.yml:6:80: key class "x" is not declared in keys',
       'rules.yml:7:13: duplicate rule name "a" (first used at line 6)',
     ]);
@@ -161,8 +161,8 @@ describe('compilation details', () => {
 
   test('schema problems are all reported, without ajv\'s "must match then schema" echo', () => {
     expect(problems('rules:\n  - name: a\n    on: [connect, bogus]\n    add: { ip: one }\n    color: red\n')).toEqual([
-      'rules.yml:3:19: rules.0.on.1 must be one of "connect", "helo", "mail", "rcpt", "eom"',
-      'rules.yml:4:16: rules.0.add.ip must be one of "dnsbl", "rhsbl"',
+      'rules.yml:3:19: rules.0.on.1 must be one of "connect", "helo", "mail", "rcpt", "header", "eom"',
+      'rules.yml:4:16: rules.0.add.ip must be one of "dnsbl", "rhsbl", "size_kb"',
       'rules.yml:5:5: unknown field "color" in rules.0',
     ]);
   });
@@ -184,7 +184,7 @@ describe('compilation details', () => {
 
   test('a rule with an empty add and no ok does nothing: an error', () => {
     expect(problems('keys: { ip: { half_life: 1m } }\nrules:\n  - { name: idle, on: connect, add: {} }\n')).toEqual([
-      'rules.yml:3:5: rule "idle" does nothing: give it add (points), ok: true (allow-list) or an answer (delay, tempfail, reject)',
+      'rules.yml:3:5: rule "idle" does nothing: give it add (points), ok: true (allow-list), an answer (delay, tempfail, reject, discard) or a change to the message',
     ]);
   });
 

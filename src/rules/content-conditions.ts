@@ -1,0 +1,173 @@
+// The conditions on the message itself: keyword phrases in headers and body text, attachments.
+import picomatch from 'picomatch';
+import type { AttachmentInfo, MessageContent } from '../content/message-content';
+import { compilePattern } from './lists';
+import type { Facts } from './rule-set';
+import type { AttachmentSpec, KeywordsSpec, NodePath, RulesSource } from './schema';
+
+type MatchMode = 'contains' | 'exact' | 'starts' | 'ends';
+
+interface Phrase {
+  /** Lower case unless case-sensitive; whitespace runs collapsed to one space, as the text searched. */
+  readonly text: string;
+  readonly match: MatchMode;
+  readonly caseSensitive: boolean;
+}
+
+/** What the phrases are looked for in: header values (all, or the named fields), the body text. */
+interface KeywordScope {
+  readonly headers: boolean;
+  readonly headerNames: ReadonlySet<string> | undefined;
+  readonly body: boolean;
+}
+
+/**
+ * SMTPTracker's keyword filter: true when at least `threshold` distinct phrases occur. `exact`,
+ * `starts` and `ends` compare with a whole header value or a whole line of the body text;
+ * `contains` looks inside a value, or anywhere in the body text (a phrase may span a line break).
+ */
+export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; readsBody: boolean; readsHeaders: boolean } {
+  const places = new Set(spec.in ?? ['headers', 'body']);
+  const scope: KeywordScope = {
+    headers: places.has('headers'),
+    headerNames: spec.headers ? new Set(spec.headers.map((h) => h.toLowerCase())) : undefined,
+    body: places.has('body'),
+  };
+  if (spec.headers && !scope.headers) source.error([...at, 'headers'], 'headers names fields to search, but "in" does not include headers');
+  const phrases = spec.phrases.map((p): Phrase => {
+    const written = typeof p === 'string' ? { text: p } : p;
+    const caseSensitive = written.case_sensitive ?? false;
+    const text = collapse(written.text);
+    return { text: caseSensitive ? text : text.toLowerCase(), match: written.match ?? 'contains', caseSensitive };
+  });
+  const threshold = spec.threshold ?? 1;
+  if (threshold > phrases.length) source.error([...at, 'threshold'], `threshold ${threshold} is more than the ${phrases.length} phrases: the condition can never hold`);
+  const test = (f: Facts): boolean => {
+    const content = f.content;
+    if (content === undefined) return false;
+    const haystack = haystackOf(content, scope);
+    let found = 0;
+    for (const phrase of phrases) {
+      if (occurs(phrase, haystack) && ++found >= threshold) return true;
+    }
+    return false;
+  };
+  return { test, readsBody: scope.body, readsHeaders: scope.headers };
+}
+
+/** The searched text of one message for one scope, in both cases; built once per message and scope. */
+interface Haystack {
+  /** Header values and body lines: what exact/starts/ends compare with. */
+  readonly units: readonly string[];
+  readonly unitsLower: readonly string[];
+  /** Header values, and the body text as one string: what contains searches. */
+  readonly spans: readonly string[];
+  readonly spansLower: readonly string[];
+}
+
+const haystacks = new WeakMap<MessageContent, Map<KeywordScope, Haystack>>();
+
+function haystackOf(content: MessageContent, scope: KeywordScope): Haystack {
+  let byScope = haystacks.get(content);
+  if (!byScope) haystacks.set(content, (byScope = new Map()));
+  let haystack = byScope.get(scope);
+  if (!haystack) {
+    const units: string[] = [];
+    const spans: string[] = [];
+    if (scope.headers) {
+      for (const field of content.headers) {
+        if (scope.headerNames && !scope.headerNames.has(field.name.toLowerCase())) continue;
+        const value = collapse(field.value);
+        units.push(value);
+        spans.push(value);
+      }
+    }
+    if (scope.body && content.text.length > 0) {
+      for (const line of content.text.split('\n')) {
+        const value = collapse(line);
+        if (value.length > 0) units.push(value);
+      }
+      spans.push(collapse(content.text));
+    }
+    haystack = { units, unitsLower: units.map((u) => u.toLowerCase()), spans, spansLower: spans.map((s) => s.toLowerCase()) };
+    byScope.set(scope, haystack);
+  }
+  return haystack;
+}
+
+function occurs(phrase: Phrase, haystack: Haystack): boolean {
+  const units = phrase.caseSensitive ? haystack.units : haystack.unitsLower;
+  switch (phrase.match) {
+    case 'exact':
+      return units.includes(phrase.text);
+    case 'starts':
+      return units.some((u) => u.startsWith(phrase.text));
+    case 'ends':
+      return units.some((u) => u.endsWith(phrase.text));
+    case 'contains':
+      return (phrase.caseSensitive ? haystack.spans : haystack.spansLower).some((s) => s.includes(phrase.text));
+  }
+}
+
+/** Whitespace runs (folding, line breaks in the body, tabs) count as one space; ends trimmed. */
+function collapse(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Suffixes that make a second extension harmless: `report.tar.gz` is one archive, not a disguise. */
+const WRAPPER_EXTENSIONS = new Set(['gz', 'bz2', 'xz', 'zst', 'lz', 'lzma', 'z', 'sig', 'asc', 'p7s', 'p7m']);
+
+/**
+ * Qmail-Scanner's attachment policy: true when one attachment (at any depth) meets every field.
+ * `find` names it, for the reply text's `{attachment}`.
+ */
+export function compileAttachment(spec: AttachmentSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; find: (f: Facts) => string | undefined } {
+  const tests: Array<(a: AttachmentInfo, name: string | undefined) => boolean> = [];
+  if (spec.name) {
+    const globs = spec.name;
+    const isMatch = picomatch(globs, { nocase: true, dot: true, nobrace: false });
+    tests.push((_a, name) => name !== undefined && isMatch(name));
+  }
+  if (spec.name_matches !== undefined) {
+    const pattern = compilePattern(spec.name_matches);
+    if (typeof pattern === 'string') source.error([...at, 'name_matches'], pattern);
+    else tests.push((_a, name) => name !== undefined && pattern.test(name));
+  }
+  if (spec.double_extension !== undefined) {
+    const wanted = spec.double_extension;
+    tests.push((_a, name) => hasDoubleExtension(name) === wanted);
+  }
+  if (spec.type) {
+    const isType = picomatch(spec.type.map((t) => t.toLowerCase()), { nocase: true });
+    tests.push((a) => isType(a.type));
+  }
+  if (spec.size) {
+    const over = spec.size.over;
+    tests.push((a) => a.size > over);
+  }
+  const find = (f: Facts): string | undefined => {
+    for (const attachment of f.content?.attachments ?? []) {
+      const name = matchedName(attachment.name);
+      if (tests.every((t) => t(attachment, name))) return attachment.name ?? `(unnamed ${attachment.type})`;
+    }
+    return undefined;
+  };
+  return { test: (f) => find(f) !== undefined, find };
+}
+
+/**
+ * The name as a file system would keep it: the last path segment (some clients send C:\dir\x.exe),
+ * without the trailing dots and spaces Windows drops (`x.exe.` runs as x.exe).
+ */
+function matchedName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const trimmed = base.replace(/[.\s\0]+$/, '');
+  return trimmed.length > 0 ? trimmed : undefined;
+}
+
+function hasDoubleExtension(name: string | undefined): boolean {
+  if (name === undefined) return false;
+  const m = /\.([^.\s]{1,8})\s*\.([^.\s]{1,8})$/.exec(name);
+  return m !== null && !WRAPPER_EXTENSIONS.has(m[2]!.toLowerCase());
+}
