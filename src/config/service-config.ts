@@ -74,6 +74,8 @@ export interface TrackingConfig {
   maxBytes: number;
   /** Record each read message's Subject (off by default: subjects are personal data). */
   subject: boolean;
+  /** Tracking copies (the rules' `track:` entries): where, how big, how long. */
+  copies: { dir: string; maxMessageBytes: number; maxTotalBytes: number; keepMs: number };
 }
 
 /** The resolver DNS list and reverse-DNS rules query. */
@@ -181,6 +183,11 @@ const schema = {
         keep: durationSchema,
         max_size_mb: { type: 'integer', minimum: 1 },
         subject: { type: 'boolean' },
+        copies: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { dir: { type: 'string', minLength: 1 }, max_message_mb: { type: 'number', exclusiveMinimum: 0 }, max_total_mb: { type: 'number', exclusiveMinimum: 0 }, keep: durationSchema },
+        },
       },
       // "missing field "url" in tracking" rather than a connection to a default address.
       if: { properties: { backend: { const: 'postgres' } }, required: ['backend'] },
@@ -253,6 +260,12 @@ export function parseServiceConfig(text: string, file: string): ServiceConfig {
       keepMs: durationMs(raw.tracking?.keep ?? '7d'),
       maxBytes: (raw.tracking?.max_size_mb ?? 1024) * 1024 * 1024,
       subject: raw.tracking?.subject ?? false,
+      copies: Object.freeze({
+        dir: resolve(stateDir, raw.tracking?.copies?.dir ?? 'copies'),
+        maxMessageBytes: Math.round((raw.tracking?.copies?.max_message_mb ?? 10) * 1024 * 1024),
+        maxTotalBytes: Math.round((raw.tracking?.copies?.max_total_mb ?? 1024) * 1024 * 1024),
+        keepMs: durationMs(raw.tracking?.copies?.keep ?? '7d'),
+      }),
     }),
     mode: raw.mode ?? 'enforce',
     log: { level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'auto' },

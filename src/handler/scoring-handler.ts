@@ -20,6 +20,8 @@ import { StoreHealth, type StoreErrorPolicy } from './store-health';
 import { connectionVerdict, letsThrough, needsOf, toVerdict, verdictAction, withTemplateValues } from './verdicts';
 import { messageChanges } from './message-changes';
 import { OpenMessage } from './open-message';
+import { MessageCopies } from './message-copies';
+import type { CopyStore } from '../tracking/copy-store';
 
 export interface ScoringHandlerOptions {
   engine: ScoringEngine;
@@ -40,6 +42,8 @@ export interface ScoringHandlerOptions {
   track?: (record: TrackingRecord) => void;
   /** Put the Subject of messages whose headers were read in their tracking records (tracking.subject). */
   trackSubjects?: boolean;
+  /** Where the messages the rules' `track:` entries choose are kept whole. */
+  copies?: CopyStore;
 }
 
 const CONTINUE_ACTION: ThresholdAction = Object.freeze({ kind: 'continue' });
@@ -62,6 +66,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   const lookups = options.reputation && !options.reputation.idle ? options.reputation : undefined;
   const recorder = options.track ? new SessionRecorder(options.track, now, options.trackSubjects === true) : undefined;
   const needs = needsOf(ruleSet, recorder !== undefined);
+  const copies = options.copies && ruleSet.track.length > 0 ? new MessageCopies(ruleSet.track, options.copies) : undefined;
   const messageNeeds = ruleSet.message;
   const readsMessage = needs.stages.has('eoh');
   const openMessages = new WeakMap<Readonly<MessageState>, OpenMessage>();
@@ -97,6 +102,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     const plain = factsFor(ctx, event, { ...detail, now: now() });
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
     const { action, evaluation } = await decide(ctx, event, facts);
+    if (copies && evaluation) copies.ruleFired(ctx, evaluation.matched.map((r) => r.name));
     const given = observeOnly ? CONTINUE_ACTION : action;
     recorder?.event(ctx, event, facts, action, evaluation, given);
     // In observe mode nothing is changed: the matched rules are in the log and the record.
@@ -137,6 +143,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   async function endOfHeaders(ctx: SessionContext): Promise<Verdict> {
     const open = openMessage(ctx);
     const content = open?.endOfHeaders();
+    copies?.endOfHeaders(ctx);
     if (!ruleSet.events.has('header')) return { kind: 'continue' };
     const { action, marks } = await evaluate(ctx, 'header', { content });
     open?.marks.push(...marks);
@@ -149,6 +156,8 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     const { action, marks } = ruleSet.events.has('eom') ? await evaluate(ctx, 'eom', { size: ctx.message?.bodyBytes, content }) : { action: CONTINUE_ACTION, marks: NO_MARKS };
     const verdict = toVerdict(action, 'eom');
     recorder?.messageEnded(ctx, verdictAction(verdict), content);
+    // The answer does not wait for the copy's file to be closed and linked.
+    if (copies) void copies.messageEnded(ctx, now());
     const allMarks = [...(open?.marks ?? []), ...marks];
     const changes = allMarks.length > 0 && letsThrough(verdict) && ctx.message
       ? messageChanges(allMarks, { recipients: ctx.message.recipients, sender: ctx.message.sender, rawSubject: open?.rawSubject, subject: content?.subject })
@@ -166,6 +175,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     ...(needs.stages.has('header') ? {
           header: (ctx: SessionContext, name: string, value: string) => {
             openMessage(ctx)?.header(name, value);
+            copies?.header(ctx, name, value);
             return CONTINUE;
           },
         } : {}),
@@ -173,8 +183,9 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     ...(needs.stages.has('body')
       ? {
           body: (ctx: SessionContext, chunk: Buffer) => {
-            const pending = openMessage(ctx)?.body(chunk);
-            return pending ? pending.then(() => CONTINUE) : CONTINUE;
+            const scanned = openMessage(ctx)?.body(chunk);
+            const copied = copies?.body(ctx, chunk);
+            return scanned || copied ? Promise.all([scanned, copied]).then(() => CONTINUE) : CONTINUE;
           },
         }
       : {}),
@@ -183,6 +194,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
       ? {
           abort: (ctx: SessionContext) => {
             if (ctx.message) openMessages.get(ctx.message)?.dispose();
+            copies?.messageAborted(ctx);
             recorder?.messageAborted(ctx);
           },
         }

@@ -11,8 +11,9 @@ export function needsOf(ruleSet: RuleSet, tracking = false): MilterNeeds {
   // event's keys, conditions and answer lines read, so they are always negotiated, whichever events
   // the rules count: without MAIL, Postfix never tells the milter the sender, and sender keys never count.
   const stages = new Set<EventStage>(['connect', 'helo', 'mail']);
-  // A redirect removes every recipient by the name the MTA gave it at RCPT: it must see them all.
-  if (ruleSet.events.has('rcpt') || tracking || ruleSet.message.marks.has('redirect')) stages.add('rcpt');
+  // A redirect removes every recipient by the name the MTA gave it at RCPT, and tracking copies are
+  // chosen by recipient: both must see them all.
+  if (ruleSet.events.has('rcpt') || tracking || ruleSet.message.marks.has('redirect') || ruleSet.track.length > 0) stages.add('rcpt');
   const { message } = ruleSet;
   // Rules `on: header` are evaluated at the end of the header block; the fields themselves are sent
   // only when some rule reads them, or the body, whose MIME structure the top header fields declare.

@@ -7,6 +7,7 @@ import { compileWhen, type ConditionScope } from './conditions';
 import { compileLists, type NamedList } from './lists';
 import { compileReputation, readsByEvent } from './reputation-rules';
 import { compileMarks, markKinds } from './message-marks';
+import { compileTrackRules } from './track-rules';
 import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type Facts, type KeyClass, type KeyClassSettings, type MessageNeeds, type Points, type Rule, type RuleAction, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
 import { EVENTS, RulesSource, type NodePath, type ReplySpec, type RuleSpec, type RulesFileSpec, type ThresholdSpec } from './schema';
 
@@ -58,15 +59,17 @@ export function parseRuleSet(text: string, file: string, opts: RuleSetOptions = 
   const alert = spec.alert && compileAlert(spec.alert, source);
   const reputationLists = compileReputation(spec, source);
   const limits = { mtaTimeoutMs: opts.mtaTimeoutMs ?? DEFAULT_MTA_TIMEOUT_MS, maxDelayMs: opts.maxDelayMs ?? DEFAULT_MAX_DELAY_MS };
-  const { rules, message, reads } = compileRules(spec, source, lists, keyClasses, limits);
+  const { rules, message, reads, usedLists } = compileRules(spec, source, lists, keyClasses, limits);
+  const track = compileTrackRules(spec, source, lists, usedLists, rules);
   const thresholds = compileThresholds(spec, source, alert !== undefined, keyClasses, limits);
+  for (const name of Object.keys(spec.lists ?? {})) if (!usedLists.has(name)) source.warn(['lists', name], `list "${name}" is never used`, true);
   warnAboutUse(spec, source, rules);
   source.throwIfFailed();
   const settings = new Map<KeyClass, KeyClassSettings>();
   for (const [name, s] of keyClasses) settings.set(name, { ...s, thresholds: thresholds.get(name) ?? [] });
   const events = new Set<RuleEvent>(EVENTS.filter((e) => rules.some((r) => r.events.has(e))));
   const reputation = { ...reputationLists, reads };
-  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, message, warnings: source.formattedWarnings() };
+  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, message: track.length > 0 ? { ...message, body: true, headers: true } : message, track, warnings: source.formattedWarnings() };
   return deepFreeze(ruleSet);
 }
 
@@ -161,7 +164,6 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
       ...(marks ? { marks } : {}), ...(templateValues ? { templateValues } : {}),
     });
   });
-  for (const name of Object.keys(spec.lists ?? {})) if (!usedLists.has(name)) source.warn(['lists', name], `list "${name}" is never used`, true);
   const reads = readsByEvent(rules);
   const readAnywhere = new Set([...reads.values()].flatMap((set) => [...set]));
   for (const section of ['dnsbl', 'rhsbl', 'recipients'] as const) {
@@ -181,7 +183,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
     },
   };
   if (spec.content !== undefined && !message.headers && !message.body) source.warn(['content'], 'content limits are set but no rule reads the message', true);
-  return { rules, message, reads };
+  return { rules, message, reads, usedLists };
 }
 
 const RULE_ACTIONS = ['delay', 'tempfail', 'reject', 'discard'] as const;

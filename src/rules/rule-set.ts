@@ -210,6 +210,16 @@ export interface MessageNeeds {
   readonly scan: ScanSettings;
 }
 
+/** One `track:` entry: the messages it matches are kept whole in a folder of its name. */
+export interface TrackRule {
+  readonly name: string;
+  readonly location: SourceLocation;
+  /** Holds for the message when it holds for one of its recipients (facts as at RCPT). */
+  readonly condition: Condition;
+  /** Only messages for which one of these rules fired (any stage); unset: any. */
+  readonly rules?: ReadonlySet<string>;
+}
+
 export interface RuleSet {
   readonly source: string;
   readonly rules: readonly Rule[];
@@ -220,6 +230,8 @@ export interface RuleSet {
   readonly reputation: ReputationSettings;
   /** What of the message itself the rules read or change: the MTA is asked for only that. */
   readonly message: MessageNeeds;
+  /** Tracking copies; empty when the file has no `track:` (then no message is copied, and no body asked for). */
+  readonly track: readonly TrackRule[];
   /** Warnings found while loading (unreachable thresholds, shadowed rules, long delays...). */
   readonly warnings: readonly string[];
 }

@@ -173,6 +173,19 @@ const rule = {
   },
 } as const;
 
+/** Tracking copies: which messages to keep whole, in a folder named after the entry. */
+const trackEntry = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    // The folder's name: no path separators, no dot files.
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+    when,
+    rules: { type: 'array', minItems: 1, items: nonEmpty },
+  },
+} as const;
+
 const schema = {
   type: 'object',
   additionalProperties: false,
@@ -204,6 +217,7 @@ const schema = {
       properties: { map: nonEmpty, delimiter: { type: 'string' }, domains: { type: 'array', items: nonEmpty }, postfix_config: nonEmpty },
     },
     thresholds: { type: 'object', additionalProperties: { type: 'array', items: threshold } },
+    track: { type: 'array', items: trackEntry },
     content: {
       type: 'object',
       additionalProperties: false,
@@ -231,7 +245,8 @@ export type ReplySpec = Derived<typeof reply>;
 export type ListSpec = Derived<typeof list>;
 export type ThresholdSpec = Derived<typeof threshold>;
 export type RuleSpec = Omit<Derived<typeof rule>, 'when'> & { when?: WhenSpec };
-export type RulesFileSpec = Omit<Derived<Omit<typeof schema, '$defs'>>, 'rules'> & { rules?: RuleSpec[] };
+export type TrackSpec = Omit<Derived<typeof trackEntry>, 'when'> & { when?: WhenSpec };
+export type RulesFileSpec = Omit<Derived<Omit<typeof schema, '$defs'>>, 'rules' | 'track'> & { rules?: RuleSpec[]; track?: TrackSpec[] };
 
 const validate = compileSchema<RulesFileSpec>(schema);
 

@@ -26,6 +26,7 @@ import { ReputationLookupResources } from './reputation-resources';
 import { openTrackingStore } from './open-tracking';
 import { TrackingWriter } from '../tracking/tracking-writer';
 import type { TrackingRecord, TrackingStore } from '../tracking/tracking-record';
+import { CopyStore } from '../tracking/copy-store';
 
 export interface ScoringServiceOptions {
   configFile: string | undefined;
@@ -62,6 +63,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
   const activity = new Activity();
   const hotKeys = new HotKeys();
   let tracking: { store: TrackingStore; writer: TrackingWriter } | undefined;
+  let copies: { store: CopyStore; pruning: NodeJS.Timeout } | undefined;
   const metrics = new FloodgateMetrics(
     { mtaConnections: () => service?.connectionCount ?? 0, delaying: () => service?.delayingCount ?? 0, trackingQueue: () => tracking?.writer.queued ?? 0 },
     options.version,
@@ -101,6 +103,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       observer,
       observeOnly: mode === 'observe',
       ...(writer ? { track: (record: TrackingRecord) => writer.add(record), trackSubjects: config.tracking.subject } : {}),
+      ...(ruleSet.track.length > 0 ? { copies: (copies ??= startCopies(config, logger)).store } : {}),
     });
   };
 
@@ -181,6 +184,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
       await admin?.close();
       await tracking?.writer.close();
       await tracking?.store.close();
+      if (copies) clearInterval(copies.pruning);
       await store?.close();
       await running.finish();
     },
@@ -211,6 +215,37 @@ async function startTracking(config: ServiceConfig, logger: Logger, metrics: Flo
   logger.info('tracking', { backend: config.tracking.backend, keep_days: Math.round((config.tracking.keepMs / 86_400_000) * 10) / 10 });
   void writer.prune();
   return { store, writer };
+}
+
+/** How often copies past their age or the total size are deleted (and once at start). */
+const COPY_PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * The tracking copies' folder, created when the first rules with `track:` load. A copy that cannot
+ * be written (disk full, permissions) is lost and mail goes on; logged once per change of state.
+ */
+function startCopies(config: ServiceConfig, logger: Logger): { store: CopyStore; pruning: NodeJS.Timeout } {
+  let failing = false;
+  const store = new CopyStore(config.tracking.copies, {
+    failed(error) {
+      if (!failing) logger.error('tracking copy failed, copies are lost until writing works again', { dir: config.tracking.copies.dir, error: error.message });
+      failing = true;
+    },
+    saved(paths, bytes, truncated) {
+      if (failing) logger.warn('tracking copies are written again', { dir: config.tracking.copies.dir });
+      failing = false;
+      logger.info('tracking copy saved', { paths, bytes, ...(truncated ? { truncated: true } : {}) });
+    },
+  });
+  const prune = () =>
+    void store.prune().then(
+      (removed) => removed > 0 && logger.info('tracking copies pruned', { removed }),
+      (error: Error) => logger.warn('tracking copies could not be pruned', { error: error.message }),
+    );
+  prune();
+  const pruning = setInterval(prune, COPY_PRUNE_INTERVAL_MS);
+  pruning.unref();
+  return { store, pruning };
 }
 
 function sha256Of(file: string): string {

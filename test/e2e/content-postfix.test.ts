@@ -1,8 +1,9 @@
 // The content stage through a real Postfix: rules/examples/content.yml (and a discard and a
 // quarantine rule) in the built service; every answer checked where it lands: the capturing sink,
-// the client's reply, Postfix's hold queue. With no content rule, the body is negotiated away.
+// the client's reply, Postfix's hold queue. Tracking copies (`track:`) by sender and by a rule that
+// fired land as .eml files. With no content rule, the body is negotiated away.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Proto } from '../../src/milter/constants';
@@ -20,6 +21,13 @@ jest.setTimeout(120_000);
 const dir = mkdtempSync(join(tmpdir(), 'fg-content-pf-'));
 const CLIENT = '198.51.100.30';
 const EXEMPT = '192.0.2.30';
+const TRACK = `track:
+  - name: customer-sender
+    when: { sender_domain: { in: [customer.example] } }
+  - name: refused-attachments
+    rules: [executable-attachment]
+`;
+const COPIES = join(dir, 'state', 'copies');
 let sink: SmtpSink;
 let postfix: PostfixRig;
 let milterPort: number;
@@ -27,7 +35,7 @@ let milterPort: number;
 beforeAll(async () => {
   sink = await startSmtpSink();
   milterPort = await freePort();
-  writeFileSync(join(dir, 'content.yml'), exampleContentRules(EXTRA_CONTENT_RULES));
+  writeFileSync(join(dir, 'content.yml'), exampleContentRules(EXTRA_CONTENT_RULES) + TRACK);
   writeFileSync(join(dir, 'floodgate.yml'), `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nrules: content.yml\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
   await startFloodgateProcess(join(dir, 'floodgate.yml'));
   postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
@@ -148,4 +156,33 @@ test('negotiation: content rules ask for headers and body; the shipped rules neg
   expect(envelopeOnly & Proto.NOHDRS).toBe(Proto.NOHDRS);
   expect(envelopeOnly & Proto.NOBODY).toBe(Proto.NOBODY);
   expect(envelopeOnly & Proto.NOEOH).toBe(Proto.NOEOH);
+});
+
+async function copiesIn(folder: string, count: number): Promise<string[]> {
+  for (let i = 0; i < 50; i++) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(join(COPIES, folder)).map((f) => readFileSync(join(COPIES, folder, f), 'utf8'));
+    } catch {
+      // not created yet
+    }
+    if (files.length >= count) return files;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fewer than ${count} copies in ${folder}`);
+}
+
+test('tracking copies: whole messages of the chosen sender and of refused attachments, nothing else', async () => {
+  const body = await compose({ from: 'ceo@customer.example', to: 'bob@example.com', subject: 'quarterly figures m8', text: 'numbers attached' });
+  const result = await sendMail(postfix.smtpPort, { helo: 'mail.customer.example', xclient: `ADDR=${CLIENT} NAME=[UNAVAILABLE]`, from: 'ceo@customer.example', rcpts: ['bob@example.com'], body });
+  expect(result.accepted).toBe(true);
+  const [copy] = await copiesIn('customer-sender', 1);
+  expect(copy).toMatch(/^Subject: quarterly figures m8\r$/m);
+  expect(copy).toContain('\r\n\r\nnumbers attached');
+  // The .vbs messages refused above (and the exempt client's, whose rule did not fire: not copied).
+  const refused = await copiesIn('refused-attachments', 3);
+  expect(refused).toHaveLength(3);
+  expect(refused.every((c) => /filename/.test(c) && /\.vbs/.test(c))).toBe(true);
+  expect(readdirSync(COPIES).sort()).toEqual(['.incoming', 'customer-sender', 'refused-attachments']);
+  expect(readdirSync(join(COPIES, '.incoming'))).toEqual([]);
 });

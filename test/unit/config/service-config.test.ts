@@ -39,7 +39,9 @@ const DEFAULTS = {
   mtaTimeoutMs: 30_000,
   dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
   http: { listen: { kind: 'tcp', host: '127.0.0.1', port: 8899 }, auth: undefined },
-  tracking: { backend: 'sqlite', url: undefined, keepMs: 7 * 86_400_000, maxBytes: 1024 * 1024 * 1024, subject: false },
+  tracking: { backend: 'sqlite', url: undefined, keepMs: 7 * 86_400_000, maxBytes: 1024 * 1024 * 1024, subject: false,
+    copies: { dir: join(process.cwd(), 'state', 'copies'), maxMessageBytes: 10 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, keepMs: 7 * 86_400_000 },
+  },
   mode: 'enforce',
   log: { level: 'info', format: 'auto' },
 };
@@ -83,7 +85,7 @@ describe('values', () => {
     'admin_socket: ctl.sock',
     'mta_timeout: 10s',
     'http: {listen: "[::1]:9000"}',
-    'tracking: {backend: postgres, url: "postgres://fg@db.example.net/floodgate", keep: 30d, max_size_mb: 10, subject: true}',
+    'tracking: {backend: postgres, url: "postgres://fg@db.example.net/floodgate", keep: 30d, max_size_mb: 10, subject: true, copies: {dir: /srv/copies, max_message_mb: 2.5, max_total_mb: 100, keep: 3d}}',
     'mode: observe',
     'log: {level: debug, format: text}',
   ].join('\n');
@@ -112,7 +114,9 @@ describe('values', () => {
       mtaTimeoutMs: 10_000,
       dns: { servers: undefined, timeoutMs: 2000, cacheSize: 50_000 },
       http: { listen: { kind: 'tcp', host: '::1', port: 9000 }, auth: undefined },
-      tracking: { backend: 'postgres', url: 'postgres://fg@db.example.net/floodgate', keepMs: 30 * 86_400_000, maxBytes: 10 * 1024 * 1024, subject: true },
+      tracking: { backend: 'postgres', url: 'postgres://fg@db.example.net/floodgate', keepMs: 30 * 86_400_000, maxBytes: 10 * 1024 * 1024, subject: true,
+        copies: { dir: '/srv/copies', maxMessageBytes: 2.5 * 1024 * 1024, maxTotalBytes: 100 * 1024 * 1024, keepMs: 3 * 86_400_000 },
+      },
       mode: 'observe',
       log: { level: 'debug', format: 'text' },
     });

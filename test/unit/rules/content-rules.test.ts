@@ -195,3 +195,26 @@ describe('content actions and marks', () => {
     expect(s.message.scan).toEqual({ maxScanBytes: 65536, maxParts: 50, maxDepth: 5 });
   });
 });
+
+describe('track: (tracking copies)', () => {
+  const load = (track: string) => parseRuleSet(`keys: { ip: { half_life: 1m } }\nlists:\n  vip: { addresses: [ceo@customer.example] }\nrules:\n  - { name: count, on: rcpt, add: { ip: 1 } }\ntrack:\n${track.replace(/^/gm, '  ')}\n`, 'r.yml');
+
+  test('entries hold per recipient, read as at RCPT; the body and recipients are then asked for', () => {
+    const set = load(`- { name: vip-mail, when: { any: [{ sender: { list: vip } }, { recipient: { list: vip } }] } }\n- { name: counted, rules: [count] }`);
+    const [vip, counted] = set.track;
+    const facts = (f: Partial<Facts>): Facts => ({ event: 'rcpt', macro: () => undefined, ...f });
+    expect(vip!.condition(facts({ sender: 'ceo@customer.example' }))).toBe(true);
+    expect(vip!.condition(facts({ sender: 'x@y.example', recipient: 'ceo@customer.example' }))).toBe(true);
+    expect(vip!.condition(facts({ sender: 'x@y.example', recipient: 'z@y.example' }))).toBe(false);
+    expect(counted!.rules).toEqual(new Set(['count']));
+    expect(set.message).toMatchObject({ headers: true, body: true });
+  });
+
+  test('unknown rules, duplicate or unsafe names, lookups and content facts are refused', () => {
+    expect(() => load(`- { name: a, rules: [nope] }`)).toThrow(/rule "nope" is not defined in rules/);
+    expect(() => load(`- { name: a }\n- { name: A }`)).toThrow(/duplicate track name "A"/);
+    expect(() => load(`- { name: ../etc }`)).toThrow(/must match pattern/);
+    expect(() => load(`- { name: a, when: { keywords: { phrases: [x] } } }`)).toThrow(/"keywords" is not known at rcpt/);
+    expect(load(`- { name: everything }`).warnings.join('\n')).toMatch(/copies every message/);
+  });
+});
