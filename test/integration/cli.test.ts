@@ -1,6 +1,6 @@
 // The `floodgate` command as a real child process: exit codes, start-up, SIGHUP reload, SIGTERM drain.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MtaClient } from '../support/mta-client';
@@ -106,6 +106,13 @@ describe('rules on the command line', () => {
     const result = cli('check-rules', broken);
     expect(result.status).toBe(78);
     expect(result.stderr).toContain(`${broken}:9:11: duplicate rule name "count"`);
+  });
+
+  test('check-rules --strict accepts every shipped example rules file', () => {
+    const examples = join(__dirname, '..', '..', 'rules', 'examples');
+    for (const file of readdirSync(examples).filter((f) => f.endsWith('.yml'))) {
+      expect(cli('check-rules', join(examples, file), '--strict')).toMatchObject({ status: 0, stdout: expect.stringContaining('OK: ') });
+    }
   });
 
   test('check-rules --strict exits 2 on warnings only', () => {

@@ -121,3 +121,57 @@ test('in observe mode the record says what was given (accepted), the answer reco
   expect(records[0]!.recipients.map((r) => r.answer)).toEqual(['accepted', 'accepted', 'accepted']);
   expect(records[0]!.answer).toBe('accepted');
 });
+
+describe('with content rules', () => {
+  const CONTENT = `
+rules:
+  - name: bad-subject
+    on: header
+    when: { keywords: { phrases: [forbidden], in: [headers] } }
+    reject: { code: 554, ext: 5.7.1, text: No }
+  - name: exe
+    on: eom
+    when: { attachment: { name: ["*.exe"] } }
+    add: {}
+    subject_prefix: "[EXE] "
+`;
+  function contentSetUp(trackSubjects: boolean) {
+    const records: TrackingRecord[] = [];
+    const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(CONTENT, 'r.yml'), new MemoryStore()), logger: captureLog().logger, onStoreError: 'accept', track: (r) => records.push(r), trackSubjects, now: () => 1_700_000_000_000 });
+    return { handler, records };
+  }
+  const message = async (handler: ReturnType<typeof contentSetUp>['handler'], s: Session, subject: string) => {
+    open(s, '<a@example.org>');
+    await handler.mail!(s, '<a@example.org>', []);
+    await handler.rcpt!(s, '<x@example.com>', []);
+    s.message!.recipients.push('<x@example.com>');
+    await handler.header!(s, 'Message-ID', '<m1@example.org>');
+    await handler.header!(s, 'Subject', subject);
+    await handler.header!(s, 'Content-Type', 'multipart/mixed; boundary="b"');
+    return handler.eoh!(s);
+  };
+
+  test('the record holds the Message-ID, the attachment names and, when asked, the Subject', async () => {
+    for (const trackSubjects of [false, true]) {
+      const { handler, records } = contentSetUp(trackSubjects);
+      const s = session('c1');
+      expect(await message(handler, s, 'hello')).toEqual({ kind: 'continue' });
+      const body = '--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream; name="run.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n';
+      s.message!.bodyBytes = body.length;
+      await handler.body!(s, Buffer.from(body));
+      const { modifications } = await handler.eom!(s);
+      expect(modifications).toEqual([{ kind: 'changeHeader', index: 1, name: 'Subject', value: '[EXE] hello' }]);
+      expect(records[0]).toMatchObject({ messageId: '<m1@example.org>', attachments: ['run.exe'], rules: ['exe'] });
+      expect(records[0]!.subject).toBe(trackSubjects ? 'hello' : undefined);
+    }
+  });
+
+  test('a refusal at the end of the header block is recorded at stage header', async () => {
+    const { handler, records } = contentSetUp(false);
+    const s = session('c2');
+    expect(await message(handler, s, 'a forbidden word')).toMatchObject({ kind: 'reject' });
+    await handler.abort!(s);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ answer: 'reject', stage: 'header', rules: ['bad-subject'] });
+  });
+});
