@@ -26,6 +26,8 @@ interface PartSink {
 export class MimeWalker {
   private readonly splitter: Splitter;
   private sink: PartSink | undefined;
+  /** The part `sink` reads. */
+  private sinkNode: MimeNode | undefined;
   /** Multiparts whose closing delimiter has not been seen (for the 'unclosed-boundary' problem). */
   private readonly unclosed = new Set<MimeNode>();
   private readonly finished: Promise<void>;
@@ -83,6 +85,7 @@ export class MimeWalker {
     this.stopped = true;
     this.sink?.destroy();
     this.sink = undefined;
+    this.sinkNode = undefined;
     this.splitter.destroy();
   }
 
@@ -95,7 +98,7 @@ export class MimeWalker {
     if (this.stopped || this.scan.unparseable !== undefined) return;
     try {
       if (chunk.type === 'node') this.onPartStart(chunk);
-      else if (chunk.type === 'data') this.onStructure(chunk.node, chunk.value);
+      else if (chunk.type === 'data' && chunk.node !== this.sinkNode) this.onStructure(chunk.node, chunk.value);
       else this.pauseFor(this.sink?.write(chunk.value));
     } catch (error) {
       // A decoder or the HTML parser threw: the scan gives up on the structure, the message goes on.
@@ -113,19 +116,29 @@ export class MimeWalker {
     if (++this.scan.parts > this.scan.limits.maxParts) return this.scan.fail('too-many-parts');
     const level = this.baseLevel + ancestors(node);
     if (level > this.scan.limits.maxDepth) return this.scan.fail('too-deep');
-    if (node.multipart) {
-      if (node._boundary) this.unclosed.add(node);
-      else this.scan.noteProblem('multipart-without-boundary');
+    if (node.multipart && node._boundary) {
+      this.unclosed.add(node);
       return;
     }
-    this.sink = this.sinkFor(node, level);
+    if (node.multipart) {
+      // No boundary, no parts: its body is read as text, so that text cannot hide behind the trick.
+      this.scan.noteProblem('multipart-without-boundary');
+      this.startSink(node, this.textSink('plain', node));
+      return;
+    }
+    this.startSink(node, this.sinkFor(node, level));
   }
 
-  /** Delimiters, preambles and epilogues: only a multipart's closing delimiter matters here. */
+  /**
+   * Delimiters, preambles and epilogues: only closing delimiters matter here. The splitter hands
+   * consecutive such lines over as one chunk, named after the first line's part, so a run of
+   * closing delimiters ("--inner--", "--outer--") is checked against that part and its ancestors.
+   */
   private onStructure(node: MimeNode, bytes: Buffer): void {
-    const boundary = node._boundary;
-    if (boundary && this.unclosed.has(node) && bytes.includes(Buffer.concat([DASHES, boundary, DASHES]))) {
-      this.unclosed.delete(node);
+    if (this.unclosed.size === 0) return;
+    for (let part: MimeNode | false = node; part; part = part.parentNode) {
+      const boundary = part._boundary;
+      if (boundary && this.unclosed.has(part) && bytes.includes(Buffer.concat([DASHES, boundary, DASHES]))) this.unclosed.delete(part);
     }
   }
 
@@ -144,8 +157,17 @@ export class MimeWalker {
       return new CountingSink(transferDecoder(encoding, false), this.recordAttachment(name, type), this.scan);
     }
     const textKind = !declared || type === 'text/plain' ? 'plain' : type === 'text/html' ? 'html' : undefined;
-    if (textKind === undefined || this.scan.text.isFull) return undefined;
-    return new TextPartSink(transferDecoder(encoding, true), this.scan.text.startPart(textKind, node.charset), this.scan);
+    return textKind === undefined ? undefined : this.textSink(textKind, node);
+  }
+
+  private textSink(kind: 'plain' | 'html', node: MimeNode): PartSink | undefined {
+    if (this.scan.text.isFull) return undefined;
+    return new TextPartSink(transferDecoder(node.encoding || '', true), this.scan.text.startPart(kind, node.charset), this.scan);
+  }
+
+  private startSink(node: MimeNode, sink: PartSink | undefined): void {
+    this.sink = sink;
+    this.sinkNode = sink ? node : undefined;
   }
 
   private recordAttachment(name: string | undefined, type: string): CountingAttachment {
@@ -157,6 +179,7 @@ export class MimeWalker {
   private endSink(): Promise<void> | undefined {
     const sink = this.sink;
     this.sink = undefined;
+    this.sinkNode = undefined;
     return sink?.end() ?? undefined;
   }
 
