@@ -1,6 +1,9 @@
 // Gathers the readable text of a message's text parts within a budget: charsets decoded, HTML reduced to text.
-import { Parser } from 'htmlparser2';
+import { Tokenizer } from 'htmlparser2';
 import iconv from 'iconv-lite';
+
+/** Characters of text gathered in small pieces before they are joined into one string. */
+const BLOCK_CHARS = 16384;
 
 /** Where a text part's decoded words go. */
 export interface TextSink {
@@ -24,7 +27,11 @@ const BLOCK_ELEMENTS = new Set([
  * what htmlparser2 holds while a tag or comment is open).
  */
 export class TextCollector {
-  private readonly pieces: string[] = [];
+  /** Finished blocks of about BLOCK_CHARS, each one flat string. */
+  private readonly blocks: string[] = [];
+  /** The small pieces of the block being filled (HTML gives a piece per run of text). */
+  private pieces: string[] = [];
+  private piecesLength = 0;
   private length = 0;
   private inputBytes = 0;
   private full = false;
@@ -43,7 +50,10 @@ export class TextCollector {
   }
 
   get text(): string {
-    return this.pieces.join('');
+    this.closeBlock();
+    const text = this.blocks.join('');
+    this.blocks.splice(0, this.blocks.length, text); // one copy kept, not the blocks beside it
+    return text;
   }
 
   /** A sink for one text/plain or text/html part in `charset` (as declared, or false). */
@@ -55,13 +65,12 @@ export class TextCollector {
       write: (decoded) => {
         if (this.full || decoded.length === 0) return;
         const room = this.maxInputBytes - this.inputBytes;
-        if (decoded.length > room) {
-          decoded = decoded.subarray(0, room);
-          this.truncate();
-        }
+        const over = decoded.length > room;
+        if (over) decoded = decoded.subarray(0, room);
         this.inputBytes += decoded.length;
         const text = decoder.write(decoded);
         if (text) out(text);
+        if (over) this.truncate();
       },
       end: () => {
         const rest = decoder.end();
@@ -81,8 +90,21 @@ export class TextCollector {
       this.truncate();
     }
     this.pieces.push(text);
+    this.piecesLength += text.length;
     this.length += text.length;
+    if (this.piecesLength >= BLOCK_CHARS) this.closeBlock();
     return !this.full;
+  }
+
+  /**
+   * Joins the small pieces into one flat string: thousands of short strings (or a concatenation
+   * tree of them) cost V8 several times the characters they hold.
+   */
+  private closeBlock(): void {
+    if (this.pieces.length === 0) return;
+    this.blocks.push(this.pieces.join(''));
+    this.pieces = [];
+    this.piecesLength = 0;
   }
 
   private truncate(): void {
@@ -126,17 +148,32 @@ function plainText(part: TextPart): (text: string | undefined) => void {
   };
 }
 
+/** The end of the previous chunk kept for a tag name or a '<' cut by a chunk boundary; longer names matter to no rule. */
+const HTML_CARRY = 64;
+
 /**
- * A streaming HTML-to-text reducer on htmlparser2's tokenizer (no DOM is built): text outside
- * script and style, entities decoded, blanks collapsed as a browser shows them, a line break at
- * block elements. Call with undefined at the end of the part.
+ * A streaming HTML-to-text reducer on htmlparser2's Tokenizer (no DOM, and not its Parser, which
+ * keeps every chunk while a comment or tag stays open and every attribute value whole: 50 MB of
+ * `<!--` would be held). Memory is the current chunk and 64 characters of the one before. Text
+ * outside script, style and head; entities decoded; blanks collapsed as a browser shows them; a
+ * line break at block elements. Call with undefined at the end of the part.
  */
 function htmlToText(part: TextPart): (html: string | undefined) => void {
+  let chunk = '';
+  let offset = 0; // position of `chunk` in the whole part
+  let carry = ''; // the last characters before `chunk`
+  const slice = (start: number, end: number): string => {
+    const from = start - offset;
+    if (from >= 0) return chunk.slice(from, end - offset);
+    const to = end - offset; // negative: the range ends before this chunk too
+    return carry.slice(Math.max(0, carry.length + from), to < 0 ? carry.length + to : carry.length) + chunk.slice(0, Math.max(0, to));
+  };
   let hidden = 0;
   let pendingBreak = false;
   let pendingSpace = false;
   let atLineStart = true;
   const emit = (text: string): void => {
+    if (hidden > 0) return;
     const words = text.split(/[ \t\r\n\f\u00a0]+/);
     let out = '';
     for (let i = 0; i < words.length; i++) {
@@ -150,24 +187,38 @@ function htmlToText(part: TextPart): (html: string | undefined) => void {
     }
     part.add(out);
   };
-  const parser = new Parser(
+  const tag = (start: number, end: number, opening: boolean): void => {
+    if (end - start > 16) return; // no element this reducer knows has a longer name
+    const name = slice(start, end).toLowerCase();
+    if (HIDDEN_ELEMENTS.has(name)) hidden = Math.max(0, hidden + (opening ? 1 : -1));
+    else if (BLOCK_ELEMENTS.has(name)) pendingBreak = true;
+  };
+  const ignore = (): void => {};
+  const tokenizer = new Tokenizer(
+    { decodeEntities: true },
     {
-      onopentagname(name) {
-        if (HIDDEN_ELEMENTS.has(name)) hidden++;
-        else if (BLOCK_ELEMENTS.has(name)) pendingBreak = true;
-      },
-      onclosetag(name) {
-        if (HIDDEN_ELEMENTS.has(name)) hidden = Math.max(0, hidden - 1);
-        else if (BLOCK_ELEMENTS.has(name)) pendingBreak = true;
-      },
-      ontext(text) {
-        if (hidden === 0) emit(text);
-      },
+      ontext: (start, end) => emit(slice(start, end)),
+      ontextentity: (codepoint) => emit(String.fromCodePoint(codepoint)),
+      onopentagname: (start, end) => tag(start, end, true),
+      onclosetag: (start, end) => tag(start, end, false),
+      onselfclosingtag: ignore,
+      onopentagend: ignore,
+      onattribdata: ignore,
+      onattribentity: ignore,
+      onattribend: ignore,
+      onattribname: ignore,
+      oncdata: ignore,
+      oncomment: ignore,
+      ondeclaration: ignore,
+      onprocessinginstruction: ignore,
+      onend: ignore,
     },
-    { decodeEntities: true, lowerCaseTags: true },
   );
   return (html) => {
-    if (html === undefined) parser.end();
-    else parser.write(html);
+    if (html === undefined) return tokenizer.end();
+    carry = (carry + chunk).slice(-HTML_CARRY);
+    offset += chunk.length;
+    chunk = html;
+    tokenizer.write(html);
   };
 }

@@ -58,7 +58,7 @@ test('random byte soup of MIME pieces: finish() resolves with a bounded result',
       const raw = Buffer.from(tokens.join(''), 'latin1');
       expectBounded(await scanWithin(raw, chunkSize), raw);
     }),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.FG_PROPERTY_RUNS ?? 500) },
   );
 });
 
@@ -89,6 +89,6 @@ test('random mutations of the real fixtures: finish() resolves with a bounded re
       const raw = mutate(messages[index]!, mutations);
       expectBounded(await scanWithin(raw, chunkSize), raw);
     }),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.FG_PROPERTY_RUNS ?? 500) },
   );
 });
