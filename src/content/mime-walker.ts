@@ -100,7 +100,7 @@ export class MimeWalker {
       if (chunk.type === 'node') this.onPartStart(chunk);
       else if (chunk.type === 'data' && chunk.node !== this.sinkNode) this.onStructure(chunk.node, chunk.value);
       else this.pauseFor(this.sink?.write(chunk.value));
-    } catch (error) {
+    } catch {
       // A decoder or the HTML parser threw: the scan gives up on the structure, the message goes on.
       this.scan.fail('parser-error');
     }
