@@ -15,7 +15,8 @@
 //   milter, rules, store, tracking, dns,  the codec (pure, over Buffers); rule loading; score stores;
 //   recipients, config, log, native       the tracking log's stores; resolver; recipient maps;
 //                                         configuration; logging; syscalls
-//   net, errors                           addresses, networks, answer filters; the base error class
+//   net, content, errors                  addresses, networks, answer filters; the message scanner (MIME
+//                                         parsing, pure: no milter, rules or sockets); the base error class
 //
 // Besides the layers: the codec and the engine stay pure (no I/O modules), and session sees only the codec.
 const LAYERS = [
@@ -73,6 +74,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/engine/' },
       to: { path: `${under(['session', 'log', 'native', 'dns', 'reputation'])}|${IO_MODULES}` },
+    },
+    {
+      name: 'content-scanner-is-pure',
+      comment: 'src/content reads one message from bytes handed to it: besides its own layer (net, errors) no milter, rules or sockets, no I/O or timers (issue 17)',
+      severity: 'error',
+      from: { path: '^src/content/' },
+      to: { path: `^src/(?!content/|net/|errors\\.ts$)|${IO_MODULES}` },
     },
     {
       name: 'no-unresolvable',
