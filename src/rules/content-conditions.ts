@@ -55,14 +55,43 @@ export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesS
   return { test, readsBody: scope.body, readsHeaders: scope.headers };
 }
 
-/** The searched text of one message for one scope, in both cases; built once per message and scope. */
-interface Haystack {
-  /** Header values and body lines: what exact/starts/ends compare with. */
-  readonly units: readonly string[];
-  readonly unitsLower: readonly string[];
+/**
+ * The searched text of one message for one scope, built once per message and scope and only in the
+ * forms some phrase needs (a 1 MiB body text is not copied four times for a header phrase).
+ */
+class Haystack {
+  private unitsCache: readonly string[] | undefined;
+  private unitsLowerCache: readonly string[] | undefined;
+  private spansCache: readonly string[] | undefined;
+  private spansLowerCache: readonly string[] | undefined;
+
+  constructor(
+    private readonly content: MessageContent,
+    private readonly scope: KeywordScope,
+  ) {}
+
+  /** Header values and body lines: what exact, starts and ends compare with. */
+  units(lower: boolean): readonly string[] {
+    this.unitsCache ??= [...this.headerValues(), ...this.bodyLines()];
+    return lower ? (this.unitsLowerCache ??= this.unitsCache.map((u) => u.toLowerCase())) : this.unitsCache;
+  }
+
   /** Header values, and the body text as one string: what contains searches. */
-  readonly spans: readonly string[];
-  readonly spansLower: readonly string[];
+  spans(lower: boolean): readonly string[] {
+    this.spansCache ??= [...this.headerValues(), ...(this.scope.body && this.content.text.length > 0 ? [collapse(this.content.text)] : [])];
+    return lower ? (this.spansLowerCache ??= this.spansCache.map((u) => u.toLowerCase())) : this.spansCache;
+  }
+
+  private headerValues(): string[] {
+    if (!this.scope.headers) return [];
+    const fields = this.scope.headerNames ? this.content.headers.filter((f) => this.scope.headerNames!.has(f.name.toLowerCase())) : this.content.headers;
+    return fields.map((f) => collapse(f.value));
+  }
+
+  private bodyLines(): string[] {
+    if (!this.scope.body || this.content.text.length === 0) return [];
+    return this.content.text.split('\n').map(collapse).filter((line) => line.length > 0);
+  }
 }
 
 const haystacks = new WeakMap<MessageContent, Map<KeywordScope, Haystack>>();
@@ -71,41 +100,21 @@ function haystackOf(content: MessageContent, scope: KeywordScope): Haystack {
   let byScope = haystacks.get(content);
   if (!byScope) haystacks.set(content, (byScope = new Map()));
   let haystack = byScope.get(scope);
-  if (!haystack) {
-    const units: string[] = [];
-    const spans: string[] = [];
-    if (scope.headers) {
-      for (const field of content.headers) {
-        if (scope.headerNames && !scope.headerNames.has(field.name.toLowerCase())) continue;
-        const value = collapse(field.value);
-        units.push(value);
-        spans.push(value);
-      }
-    }
-    if (scope.body && content.text.length > 0) {
-      for (const line of content.text.split('\n')) {
-        const value = collapse(line);
-        if (value.length > 0) units.push(value);
-      }
-      spans.push(collapse(content.text));
-    }
-    haystack = { units, unitsLower: units.map((u) => u.toLowerCase()), spans, spansLower: spans.map((s) => s.toLowerCase()) };
-    byScope.set(scope, haystack);
-  }
+  if (!haystack) byScope.set(scope, (haystack = new Haystack(content, scope)));
   return haystack;
 }
 
 function occurs(phrase: Phrase, haystack: Haystack): boolean {
-  const units = phrase.caseSensitive ? haystack.units : haystack.unitsLower;
+  const lower = !phrase.caseSensitive;
   switch (phrase.match) {
     case 'exact':
-      return units.includes(phrase.text);
+      return haystack.units(lower).includes(phrase.text);
     case 'starts':
-      return units.some((u) => u.startsWith(phrase.text));
+      return haystack.units(lower).some((u) => u.startsWith(phrase.text));
     case 'ends':
-      return units.some((u) => u.endsWith(phrase.text));
+      return haystack.units(lower).some((u) => u.endsWith(phrase.text));
     case 'contains':
-      return (phrase.caseSensitive ? haystack.spans : haystack.spansLower).some((s) => s.includes(phrase.text));
+      return haystack.spans(lower).some((s) => s.includes(phrase.text));
   }
 }
 
