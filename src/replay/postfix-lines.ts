@@ -1,11 +1,9 @@
 // Postfix's log lines as mail events: smtpd (connect, client=, reject, disconnect), qmgr (from=,
 // removed) and every delivery agent's to= line. Lines of no use to a replay are `undefined`.
-import { bareAddress, clientFrom, type MailEvent, type RefusedStage } from './mail-events';
+import { clientFrom, type MailEvent, type RefusedStage } from './mail-events';
 import type { LogLine } from './log-line';
 
 const STAGES: Record<string, RefusedStage> = { CONNECT: 'connect', HELO: 'helo', EHLO: 'helo', MAIL: 'mail', RCPT: 'rcpt', DATA: 'data', 'END-OF-MESSAGE': 'eom' };
-
-const ENVELOPE_FIELDS = { from: /(?:^| )from=<([^>]*)>/, to: /(?:^| )to=<([^>]*)>/, helo: /(?:^| )helo=<([^>]*)>/ };
 
 /** Postfix programs are `postfix/smtpd`, `postfix-out/qmgr`, `postfix/submission/smtpd`...: the last part says which. */
 export function isPostfix(program: string): boolean {
@@ -72,15 +70,30 @@ function refusal(session: string, queueId: string | undefined, rest: string): Ma
   const envelope = afterKind.lastIndexOf('; from=<');
   const reply = afterKind.slice(clientEnd + 3, envelope === -1 ? undefined : envelope);
   const tail = envelope === -1 ? '' : afterKind.slice(envelope + 2);
-  const field = (name: keyof typeof ENVELOPE_FIELDS) => ENVELOPE_FIELDS[name].exec(tail)?.[1];
-  const sender = field('from');
-  const recipient = field('to');
-  const helo = field('helo');
+  const { sender, recipient, helo } = envelopeOf(tail);
   return {
     kind: 'refused', session, stage, byMta, reply, ...client,
     ...(queueId ? { queueId } : {}),
-    ...(sender !== undefined ? { sender: bareAddress(sender) } : {}),
+    ...(sender !== undefined ? { sender } : {}),
     ...(recipient !== undefined ? { recipient } : {}),
     ...(helo !== undefined ? { helo } : {}),
+  };
+}
+
+/**
+ * `from=<s> to=<r> proto=ESMTP helo=<h>` (to= only at RCPT). A quoted local part may hold `>` and
+ * spaces, so each value runs to the next field's marker, not to the first `>`.
+ */
+function envelopeOf(tail: string): { sender?: string; recipient?: string; helo?: string } {
+  if (!tail.startsWith('from=<')) return {};
+  const proto = tail.lastIndexOf('> proto=');
+  if (proto === -1) return {};
+  const to = tail.lastIndexOf('> to=<', proto);
+  const heloAt = tail.indexOf(' helo=<', proto);
+  const end = tail.lastIndexOf('>');
+  return {
+    sender: tail.slice(6, to === -1 ? proto : to),
+    ...(to === -1 ? {} : { recipient: tail.slice(to + 6, proto) }),
+    ...(heloAt === -1 || end <= heloAt ? {} : { helo: tail.slice(heloAt + 7, end) }),
   };
 }
