@@ -7,7 +7,8 @@
 //   service                               wires the rest together: config, store, sockets, handler
 //   admin, http                           how an operator reaches the running service: the admin
 //                                         socket; the status page, its API and /metrics
-//   ops                                   what the operator sees: metrics, activity, status, top keys
+//   ops, replay                           what the operator sees: metrics, activity, status, top keys;
+//                                         what new rules would have done to logged mail (floodgate replay)
 //   server, handler                       milter sockets and deadlines; the product's milter handler
 //                                         (sessions -> engine -> side effects)
 //   session, engine, reputation           one milter connection's state; scoring (pure: no sockets,
@@ -23,7 +24,7 @@ const LAYERS = [
   ['cli'],
   ['service'],
   ['admin', 'http'],
-  ['ops'],
+  ['ops', 'replay'],
   ['server', 'handler'],
   ['session', 'engine', 'reputation'],
   ['milter', 'rules', 'store', 'tracking', 'dns', 'recipients', 'config', 'log', 'native'],

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FG_ERR_STORE_UNAVAILABLE: 'the score store failed or did not answer in time',
   FG_ERR_RECIPIENT_MAP: 'the recipient map could not be read or parsed (file, line)',
   FG_ERR_TRACKING: 'the tracking log\'s database failed, is closed, or is newer than this version',
+  FG_ERR_REPLAY_INPUT: 'a log file given to floodgate replay is missing, unreadable or not valid gzip',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -26,7 +26,8 @@ import { hashPasswordCommand } from './password-prompt';
 import { fetchStatus, renderStatus } from './status';
 import { renderRecord, renderRecords, TRACK_USAGE } from './track';
 import { openTrackingStore } from '../service/open-tracking';
-import { trackFilter, type TrackOptions } from '../tracking/track-query';
+import { pointInTime, trackFilter, type TrackOptions } from '../tracking/track-query';
+import { REPLAY_USAGE, replayMailLogCommand, replayTrackingCommand, type ReplayRequest } from './replay';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
 
@@ -47,7 +48,7 @@ const SHIPPED_RULES = join(PACKAGE_ROOT, 'rules', 'default.yml');
 /** The status page's files, built beside the compiled code (scripts/build-web.js). */
 const WEB_DIR = join(__dirname, '..', 'web');
 
-export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, UNAVAILABLE: 69, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, NO_INPUT: 66, UNAVAILABLE: 69, CONFIG: 78 } as const;
 
 const HELP = `Usage: floodgate <command> [options]
 
@@ -67,6 +68,11 @@ Commands:
         [--since 1d] [--until T] [--limit 50] [--json]
                                    the tracking log, newest first (works while the service runs)
   track show ID                    one tracking record in full
+  replay --maillog FILE... [--rules FILE] [--since T] [--until T] [--json] [--html FILE] [--dns]
+                                   what the rules would have answered to the mail in Postfix's or
+                                   Sendmail's log (plain, rotated, .gz, journalctl -o json)
+  replay --tracking [--since 7d] [--rules FILE] ...
+                                   the same for the tracking log, with every answer that changes
   hash-password                    read a password (stdin) and print its hash for http.auth.users
   version                          print the version
   help                             show this help
@@ -79,7 +85,7 @@ Options (every command):
 
 Signals (run): SIGHUP reloads configuration and rules, SIGTERM/SIGINT drain and stop.
 Exit codes: 0 ok, 1 runtime failure, 2 warnings (check-rules --strict), 64 usage error,
-69 service or store unavailable, 78 configuration or rules error.
+66 a log file to replay cannot be read, 69 service or store unavailable, 78 configuration or rules error.
 `;
 
 const GLOBAL_OPTIONS = {
@@ -118,6 +124,16 @@ const COMMAND_OPTIONS = {
     until: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
+  },
+  replay: {
+    maillog: { type: 'string', multiple: true },
+    tracking: { type: 'boolean' },
+    rules: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    json: { type: 'boolean' },
+    html: { type: 'string' },
+    dns: { type: 'boolean' },
   },
   'hash-password': {},
   version: {},
@@ -186,6 +202,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`floodgate: ${response.error}\n`);
         return EXIT.FAILURE;
       }
+      case 'replay':
+        return await runReplay(loadServiceConfig(configFile), rest, values);
       case 'simulate':
         return noArguments('simulate') ?? (await runSimulate(loadServiceConfig(configFile), values as SimulateValues));
       default:
@@ -196,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof AdminUnavailableError) return EXIT.UNAVAILABLE;
     const code = (error as FloodgateError).code;
     // A recipient map the rules name but that cannot be loaded is a configuration error too.
+    if (code === 'FG_ERR_REPLAY_INPUT') return EXIT.NO_INPUT;
     return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' || code === 'FG_ERR_TRACKING' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
 }
@@ -226,6 +245,48 @@ async function runTrack(config: ServiceConfig, rest: string[], values: Record<st
     return EXIT.OK;
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * `replay --maillog A B...` (files after the first --maillog are positionals, so a shell glob works)
+ * or `replay --tracking`. Unreadable lines are counted in the report; an unreadable file is an error.
+ */
+async function runReplay(config: ServiceConfig, rest: string[], values: Record<string, unknown>): Promise<number> {
+  const files = [...((values.maillog as string[] | undefined) ?? []), ...rest];
+  const tracking = values.tracking === true;
+  if (tracking === (values.maillog !== undefined)) return usage(`replay needs --maillog FILE... or --tracking\n${REPLAY_USAGE}`);
+  if (tracking && rest.length > 0) return usage(`replay --tracking takes no files, got ${rest.join(' ')}`);
+  const now = Date.now();
+  const since = values.since === undefined ? undefined : pointInTime(values.since as string, now);
+  const until = values.until === undefined ? undefined : pointInTime(values.until as string, now);
+  if (Number.isNaN(since) || Number.isNaN(until)) return usage('--since and --until take a duration back from now (90m, 7d) or a date and time (2026-12-05T14:02)');
+  const ruleSet = loadRuleSet((values.rules as string | undefined) ?? config.rulesFile ?? SHIPPED_RULES, { mtaTimeoutMs: config.mtaTimeoutMs, maxDelayMs: config.maxDelayMs });
+  const request: ReplayRequest = { ruleSet, since, until, json: values.json === true, ...(typeof values.html === 'string' ? { html: values.html } : {}) };
+  // Without --dns, DNS-list and reverse-DNS facts are unknown: the log does not hold them.
+  const resources = new ReputationLookupResources();
+  try {
+    if (values.dns === true) {
+      const reputation = await resources.checksFor(ruleSet.reputation, config.dns, createLogger('warn', 'text'));
+      if (!reputation.idle) request.enrich = (ctx, facts) => reputation.enrich(ctx, facts);
+    }
+    if (!tracking) {
+      await replayMailLogCommand(files, request, process.stdout);
+      return EXIT.OK;
+    }
+    const store = await openTrackingStore(config, true);
+    if (!store) {
+      process.stderr.write('floodgate: tracking is off (tracking.backend: off)\n');
+      return EXIT.UNAVAILABLE;
+    }
+    try {
+      await replayTrackingCommand(store, request, process.stdout);
+    } finally {
+      await store.close();
+    }
+    return EXIT.OK;
+  } finally {
+    resources.close();
   }
 }
 

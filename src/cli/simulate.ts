@@ -1,11 +1,11 @@
 // `floodgate simulate`: dry-run sessions against the rules with an in-memory store and a simulated clock.
 import type { SessionContext } from '../session/handler';
-import type { Facts, RuleEvent, RuleSet } from '../rules/rule-set';
-import { factsFor } from '../handler/facts';
-import { ScoringEngine, type Evaluation } from '../engine/scoring-engine';
+import type { Facts, RuleSet } from '../rules/rule-set';
+import type { Evaluation } from '../engine/scoring-engine';
 import type { DnsListReport } from '../dns/dns-lists';
 import type { ReputationChecks } from '../reputation/reputation-checks';
-import { MemoryStore } from '../store/memory-store';
+import type { ReplaySession } from '../replay/mail-events';
+import { SessionRunner } from '../replay/session-runner';
 
 export interface SimulatedSession {
   ip: string;
@@ -23,28 +23,28 @@ export interface SimulatedSession {
  */
 export async function simulate(ruleSet: RuleSet, session: SimulatedSession, count: number, intervalMs: number, out: NodeJS.WritableStream, reputation?: ReputationChecks): Promise<void> {
   let now = Date.now();
-  const engine = new ScoringEngine(ruleSet, new MemoryStore(), () => now);
+  const runner = new SessionRunner(ruleSet, reputation ? (ctx, facts) => reputation.enrich(ctx, facts) : undefined);
   for (let i = 1; i <= count; i++) {
     out.write(`session ${i} (t=+${((i - 1) * intervalMs) / 1000}s)\n`);
-    const ctx = contextFor(session);
-    const steps: Array<[RuleEvent, string | undefined]> = [
-      ['connect', undefined],
-      ['helo', undefined],
-      ['mail', undefined],
-      ...session.rcpts.map((r): [RuleEvent, string] => ['rcpt', r]),
-      ['eom', undefined],
-    ];
-    for (const [event, recipient] of steps) {
-      if (!ruleSet.events.has(event)) continue;
-      const plain = factsFor(ctx, event, { recipient, size: session.size });
-      const facts = reputation ? await reputation.enrich(ctx, plain) : plain;
-      const evaluation = await engine.evaluate(facts);
-      out.write(`  ${event.padEnd(7)} ${recipient ?? ''}${recipient ? ' ' : ''}-> ${describe(evaluation)}${describeFacts(facts)}\n`);
-      if (evaluation.kind === 'allowed') break;
-    }
-    if (i === 1 && reputation) await describeLookups(reputation, ctx, out);
+    let ctx: SessionContext | undefined;
+    await runner.run(replaySessionOf(session, now), (step) => {
+      ctx ??= step.ctx;
+      out.write(`  ${step.event.padEnd(7)} ${step.recipient ?? ''}${step.recipient ? ' ' : ''}-> ${describe(step.evaluation)}${describeFacts(step.facts)}\n`);
+    });
+    if (i === 1 && reputation && ctx) await describeLookups(reputation, ctx, out);
     now += intervalMs;
   }
+}
+
+function replaySessionOf(s: SimulatedSession, time: number): ReplaySession {
+  return {
+    time,
+    clientIp: s.ip,
+    ...(s.hostname !== undefined ? { clientName: s.hostname } : {}),
+    ...(s.helo !== undefined ? { helo: s.helo } : {}),
+    ...(s.authUser !== undefined ? { authUser: s.authUser } : {}),
+    messages: [{ time, ...(s.from !== undefined ? { sender: s.from } : {}), ...(s.size !== undefined ? { size: s.size } : {}), recipients: s.rcpts.map((address) => ({ address, time, rejectedByMta: false })) }],
+  };
 }
 
 /** What the lookups gave this event's rules, after the verdict: `[dnsbl 6 (zen,sbl); reverse dns none]`. */
@@ -78,18 +78,4 @@ function describe(evaluation: Evaluation): string {
   const verdict = action.kind === 'delay' ? `delay ${action.seconds}s` : 'reply' in action && action.reply ? `${action.kind} ${action.reply.code} ${action.reply.ext ?? ''}`.trim() : action.kind;
   const why = reasons.map((r) => `${r.key}=${r.score.toFixed(2)} (${r.rules.join(',')}; ${r.threshold.observe ? 'observe ' : ''}${r.threshold.action.kind})`);
   return `${verdict}${why.length ? `  ${why.join('; ')}` : ''}${observed}`;
-}
-
-function contextFor(s: SimulatedSession): SessionContext {
-  const family = s.ip.includes(':') ? 'inet6' : 'inet';
-  const macros: Record<string, string> = s.authUser ? { '{auth_authen}': s.authUser } : {};
-  return {
-    connectionId: 'simulate',
-    mta: 'unknown',
-    connect: { hostname: s.hostname ?? `[${s.ip}]`, family, address: s.ip, port: 0 },
-    connectedAt: undefined,
-    helo: s.helo,
-    message: s.from === undefined ? undefined : { index: 1, sender: s.from, senderArgs: [], recipients: [], headerCount: 0, bodyBytes: s.size ?? 0 },
-    macro: (name) => macros[name],
-  };
 }

@@ -31,7 +31,7 @@ export function answerRecord(
 }
 
 /** The allow-list rule; else the first enforced threshold with this answer; else the rule whose own answer it is. */
-function causeOf(evaluation: Evaluation, kind: AnswerKind): Cause {
+export function causeOf(evaluation: Evaluation, kind: AnswerKind): Cause {
   if (evaluation.kind === 'allowed') return { rule: evaluation.rule.name };
   const reason = evaluation.outcome.reasons.find((r) => !r.threshold.observe && r.threshold.action.kind === kind);
   if (reason) return { rule: reason.rules.join(','), keyClass: reason.keyClass, key: reason.key, score: Math.round(reason.score * 100) / 100 };

@@ -41,7 +41,7 @@ export function trackFilter(options: TrackOptions, now: number): TrackingFilter 
 }
 
 /** `1d` is a day before now; anything else must be a date (local time unless it says Z or an offset). */
-function pointInTime(text: string, now: number): number {
+export function pointInTime(text: string, now: number): number {
   if (new RegExp(DURATION_PATTERN).test(text)) return now - durationMs(text);
   if (!/^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(text)) return NaN;
   return Date.parse(text.replace(' ', 'T'));

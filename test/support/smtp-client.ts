@@ -38,10 +38,10 @@ export function encodeMessage(message: string): string {
 export async function smtpConnect(
   port: number,
   host = '127.0.0.1',
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; localAddress?: string } = {},
 ): Promise<SmtpClient> {
   // Default long enough for a Postfix with a slow milter, short enough to fail inside a jest timeout.
-  const connection = new SmtpConnection(port, host, opts.timeoutMs ?? 30_000);
+  const connection = new SmtpConnection(port, host, opts.timeoutMs ?? 30_000, opts.localAddress);
   await connection.connect();
   return connection;
 }
@@ -62,8 +62,9 @@ class SmtpConnection implements SmtpClient {
     private readonly port: number,
     private readonly host: string,
     private readonly timeoutMs: number,
+    localAddress?: string,
   ) {
-    this.socket = net.connect({ port, host });
+    this.socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     this.socket.setEncoding('utf8');
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: string) => this.onData(chunk));
@@ -188,6 +189,8 @@ export interface SendMailOptions {
   /** XCLIENT attributes, e.g. 'ADDR=192.0.2.7 NAME=[UNAVAILABLE]', sent after EHLO, then EHLO again. */
   xclient?: string;
   host?: string;
+  /** The client's own address, e.g. one of 127.0.0.0/8: how a client looks different to Sendmail, which has no XCLIENT. */
+  localAddress?: string;
   timeoutMs?: number;
 }
 
@@ -230,7 +233,7 @@ function defaultBody(opts: SendMailOptions): string {
 
 /** Runs one whole SMTP transaction and reports every stage's reply; ends with QUIT. */
 export async function sendMail(port: number, opts: SendMailOptions): Promise<SendMailResult> {
-  const client = await smtpConnect(port, opts.host ?? '127.0.0.1', { timeoutMs: opts.timeoutMs });
+  const client = await smtpConnect(port, opts.host ?? '127.0.0.1', { timeoutMs: opts.timeoutMs, localAddress: opts.localAddress });
   const result: SendMailResult = { greeting: client.greeting, rcpts: [], accepted: false, transcript: [] };
   result.transcript.push({ stage: 'greeting', reply: client.greeting });
   const step = async (stage: SmtpStage, line: string, ok: (code: number) => boolean): Promise<SmtpReply | undefined> => {
