@@ -4,19 +4,22 @@
 //
 // Run through bench/content/run.sh (it installs rspamd, builds milter-load, ref-body, Floodgate and
 // the base build), or by hand once those are built:
-//   node bench/results/tmp/js/bench/content/content-bench.js memory|throughput|envelope|all
+//   node bench/results/tmp/js/bench/content/content-bench.js memory|throughput|envelope|all|profile
 // Settings (environment), with the defaults of a full run:
-//   memory:     CONTENT_MEMORY_ATTACHMENT_MB (40: the attachment's decoded size, MB), CONTENT_MEMORY_SECONDS (30)
+//   memory:     CONTENT_MEMORY_ATTACHMENT_MB (40: the attachment's decoded size, MB), CONTENT_MEMORY_SECONDS (30),
+//               CONTENT_MEMORY_ATTACHMENT_NAME (backup.tar; backup.exe shows the example refusing it at the end)
 //   throughput: CONTENT_RUNS (3), CONTENT_DURATION (10 s per run), CONTENT_SIZES ("20k,1m"),
 //               CONTENT_MILTERS ("floodgate,ref-body,rspamd-default,node-floor")
 //   envelope:   CONTENT_BASE_CLI (the base build's cli/main.js; run.sh builds CONTENT_BASE_REF, 1c6bdec),
 //               CONTENT_ENVELOPE_PAIRS (5), CONTENT_DURATION (10 s), CONTENT_ENVELOPE_LEVELS ("16")
+//   profile:    CONTENT_PROFILE_SIZE ("20k"), CONTENT_DURATION (10 s); not part of `all`
 // FLOODGATE_CLI: the build under test (run.sh: bench/results/tmp/floodgate/cli/main.js).
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FLOODGATE_CLI, machineInfo, median, processMemory, REPO, RESULTS, sourceInfo, startMilter, TMP, writeResult, type MilterKind, type RunningMilter } from '../milter-load/bench-support';
 import { describe, runLoad, type Measured } from '../milter-load/load-runner';
+import { summariseProfile, type CpuProfile } from '../milter-load/profile';
 import { writeCorpus, writeLargeMessage, type CorpusMessage } from './message-corpus';
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
@@ -49,8 +52,9 @@ interface MemorySample { t_s: number; rss_mib: number }
 async function memory(): Promise<unknown> {
   const attachmentMb = Number(env('CONTENT_MEMORY_ATTACHMENT_MB', '40'));
   const seconds = Number(env('CONTENT_MEMORY_SECONDS', '30'));
-  const file = join(CORPUS_DIR, `large-${attachmentMb}mb.eml`);
-  const large = existsSync(file) ? { file, bytes: statSync(file).size, phrases: 0, attachment: { name: 'backup.tar', bytes: attachmentMb * 1e6 } } : await writeLargeMessage(file, attachmentMb * 1e6);
+  const name = env('CONTENT_MEMORY_ATTACHMENT_NAME', 'backup.tar');
+  const file = join(CORPUS_DIR, `large-${attachmentMb}mb-${name}.eml`);
+  const large = existsSync(file) ? { file, bytes: statSync(file).size, phrases: 0, attachment: { name, bytes: attachmentMb * 1e6 } } : await writeLargeMessage(file, attachmentMb * 1e6, name);
   const small = await writeCorpus(join(CORPUS_DIR, '20k'), '20k');
   console.log(`\n== memory: ${(large.bytes / MiB).toFixed(1)} MiB message (a ${attachmentMb} MB attachment in base64), 16 at once, ${seconds} s, rules/examples/content.yml`);
   const floodgate = await startMilter('floodgate', { rules: CONTENT_RULES });
@@ -94,14 +98,16 @@ async function memory(): Promise<unknown> {
       pass: rise < 32,
       messages_completed: load.stages.eom?.count ?? 0,
       body_chunks_answered: load.stages.body?.count ?? 0,
+      attachment_name: name,
       eom_verdicts: load.stages.eom?.verdicts ?? {},
+      eom_first_reply_text: load.stages.eom?.first_reply_text ?? '',
       errors: load.errors,
       floodgate_cpu_cores: load.milter_cpu_cores,
       other_cpu_cores: load.other_cpu_cores,
       samples,
     };
     console.log(`RSS: ${result.rss_before_mib} MiB after the warm-up, peak ${result.rss_peak_sampled_mib} MiB: +${result.rise_mib} MiB (target < 32 MiB: ${result.pass ? 'met' : 'NOT met'}); ` +
-      `${result.messages_completed} messages of ${(large.bytes / MiB).toFixed(1)} MiB completed, ${result.body_chunks_answered} body chunks answered`);
+      `${result.messages_completed} messages of ${(large.bytes / MiB).toFixed(1)} MiB completed, ${result.body_chunks_answered} body chunks answered; end of message: ${JSON.stringify(result.eom_verdicts)} ${result.eom_first_reply_text}`);
     return result;
   } finally {
     await floodgate.stop();
@@ -143,7 +149,7 @@ async function throughput(): Promise<unknown> {
   const corpora = new Map<string, CorpusMessage[]>();
   for (const size of sizes) corpora.set(size, await writeCorpus(join(CORPUS_DIR, size), size));
   for (const [size, messages] of corpora) console.log(`corpus ${size}: ${messages.map((m) => `${m.bytes} B (${m.phrases} phrases)`).join(', ')}`);
-  // rspamd starts once (its start takes ~10 s, the first one minutes: hyperscan); the others afresh for every run.
+  // rspamd starts once (its start takes ~10 s and more); the others afresh for every run.
   const rspamd = kinds.includes('rspamd-default') ? await startMilter('rspamd-default') : undefined;
   const measured: Array<Measured & { size: string }> = [];
   try {
@@ -184,8 +190,8 @@ async function throughput(): Promise<unknown> {
         messages_per_s_runs: mine.map((m) => round(m.sessions_per_s)),
         eom_p50_us: median(mine.map((m) => m.stages.eom?.p50_us ?? NaN)),
         eom_p99_us: median(mine.map((m) => m.stages.eom?.p99_us ?? NaN)),
-        milter_cpu_cores: median(mine.map((m) => m.milter_cpu_cores)),
-        other_cpu_cores: median(mine.map((m) => m.other_cpu_cores)),
+        milter_cpu_cores: round(median(mine.map((m) => m.milter_cpu_cores)), 2),
+        other_cpu_cores: round(median(mine.map((m) => m.other_cpu_cores)), 2),
         eom_verdicts: verdicts,
         eom_first_reply_text: mine.map((m) => m.stages.eom?.first_reply_text ?? '').find((t) => t !== '') ?? '',
         modifications: mine.reduce((sum, m) => sum + m.modifications, 0),
@@ -266,6 +272,35 @@ async function envelope(): Promise<unknown> {
   return { base_ref: env('CONTENT_BASE_REF', 'unknown'), base_cli: baseCli, pairs, duration_s: duration, levels: out };
 }
 
+// ---- where Floodgate's time goes with content rules ----
+
+/** Floodgate with the example content rules under `node --cpu-prof`, whole messages at 16 connections; self time per function and file. */
+async function profile(): Promise<unknown> {
+  const size = env('CONTENT_PROFILE_SIZE', '20k') as '20k' | '1m';
+  const duration = Number(env('CONTENT_DURATION', '10'));
+  const corpus = await writeCorpus(join(CORPUS_DIR, size), size);
+  const dir = join(TMP, 'content-profile');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  console.log(`\n== CPU profile: Floodgate with rules/examples/content.yml, ${size} messages, 16 connections, ${duration} s`);
+  const floodgate = await startMilter('floodgate', { rules: CONTENT_RULES, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  let load: Measured;
+  try {
+    load = await runLoad(floodgate, { connections: 16, processes: 2, durationS: duration, warmupS: 1, messageFiles: corpus.map((m) => m.file), firstSession: nextFirstSession() });
+    console.log(describe(load));
+  } finally {
+    await floodgate.stop(); // the profile is written as the process exits
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const summary = summariseProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, 20);
+  console.log(`top functions by self time (of ${summary.total_ms} ms sampled, idle included):`);
+  for (const f of summary.functions) console.log(`${f.self_pct.toFixed(1).padStart(5)} %  ${String(f.self_ms).padStart(6)} ms  ${f.name}  ${f.where}`);
+  console.log('by file:');
+  for (const f of summary.files.slice(0, 15)) console.log(`${f.self_pct.toFixed(1).padStart(5)} %  ${String(f.self_ms).padStart(6)} ms  ${f.name}`);
+  return { size, duration_s: duration, raw: relative(REPO, join(dir, file)), messages_per_s: load.sessions_per_s, milter_cpu_cores: load.milter_cpu_cores, ...summary };
+}
+
 async function main(): Promise<void> {
   const part = process.argv[2] ?? 'all';
   const parts = part === 'all' ? ['memory', 'throughput', 'envelope'] : [part];
@@ -275,8 +310,8 @@ async function main(): Promise<void> {
   for (const name of parts) {
     const started = performance.now();
     const startedAt = new Date().toISOString();
-    const run = name === 'memory' ? memory : name === 'throughput' ? throughput : name === 'envelope' ? envelope : undefined;
-    if (!run) throw new Error(`usage: content-bench.js memory|throughput|envelope|all (not ${name})`);
+    const run = ({ memory, throughput, envelope, profile } as Record<string, () => Promise<unknown>>)[name];
+    if (!run) throw new Error(`usage: content-bench.js memory|throughput|envelope|all|profile (not ${name})`);
     const data = await run();
     results[name] = { meta: { started: startedAt, seconds: Math.round((performance.now() - started) / 1000), source: sourceInfo(), machine: machineInfo(), load_average: readFileSync('/proc/loadavg', 'utf8').trim() }, ...(data as object) };
     console.log(`wrote ${writeResult('content.json', results)}`);

@@ -97,9 +97,9 @@ export async function writeCorpus(dir: string, size: '20k' | '1m'): Promise<Corp
 }
 
 /** The memory benchmark's message: a little text and one large base64 attachment (decoded size `attachmentBytes`). */
-export async function writeLargeMessage(file: string, attachmentBytes: number): Promise<CorpusMessage> {
+export async function writeLargeMessage(file: string, attachmentBytes: number, name = 'backup.tar'): Promise<CorpusMessage> {
   mkdirSync(dirname(file), { recursive: true });
-  const raw = await compose(7, 4_000, 0, { name: 'backup.tar', bytes: attachmentBytes, type: 'application/x-tar' });
+  const raw = await compose(7, 4_000, 0, { name, bytes: attachmentBytes, type: 'application/x-tar' });
   writeFileSync(file, raw);
-  return { file, bytes: statSync(file).size, phrases: 0, attachment: { name: 'backup.tar', bytes: attachmentBytes } };
+  return { file, bytes: statSync(file).size, phrases: 0, attachment: { name, bytes: attachmentBytes } };
 }

@@ -2,10 +2,11 @@
 # The content stage's benchmarks (issue 17, "Measure"); writes bench/results/content.json.
 #
 #   sudo bash bench/content/run.sh memory       # 50 MB messages with a 40 MB attachment, 16 at once: RSS rise (~1 min)
-#   sudo bash bench/content/run.sh throughput   # 20 KiB and 1 MiB messages: Floodgate, C libmilter, rspamd, Node floor (~12 min)
+#   sudo bash bench/content/run.sh throughput   # 20 KiB and 1 MiB messages: Floodgate, C libmilter, rspamd, Node floor (~7 min)
 #   sudo bash bench/content/run.sh envelope     # envelope sessions, shipped rules: this build against CONTENT_BASE_REF (~4 min)
-#   sudo bash bench/content/run.sh all
-#   sudo CONTENT_QUICK=1 bash bench/content/run.sh all   # a short run that proves the benches work (~5 min)
+#   sudo bash bench/content/run.sh all          # the three above
+#   sudo bash bench/content/run.sh profile      # node --cpu-prof of Floodgate with content rules (CONTENT_PROFILE_SIZE=20k|1m)
+#   sudo CONTENT_QUICK=1 bash bench/content/run.sh all   # a short run that proves the benches work (~6 min)
 #
 # Needs root: installs what is missing from Debian's packages (rspamd, redis-server, libmilter-dev,
 # gcc), runs rspamd as user _rspamd. Builds into bench/results/tmp/ (git-ignored): the load generator,

@@ -272,7 +272,7 @@ async function startRspamd(transport: Transport, kind: 'rspamd' | 'rspamd-defaul
   const conf = join(REPO, 'bench', 'rspamd', kind === 'rspamd-default' ? 'rspamd-default.conf' : 'rspamd.conf');
   const rspamd = spawnTracked('rspamd', ['-u', '_rspamd', '-g', '_rspamd', '-f', '-c', conf, ...vars, `--var=REDIS=127.0.0.1:${redisPort}`, `--var=BIND=${bind}`]);
   // rspamd loads its TLD list and language models first: ~10 s here; with the default modules it
-  // also compiles its regular expressions for hyperscan on the first start (a minute and more).
+  // also compiles its regular expressions for hyperscan (kept for the next start: hyperscanCache).
   await waitFor(() => ready() || rspamd.child.exitCode !== null, 300_000, () => `rspamd to listen:\n${rspamd.output()}`);
   if (rspamd.child.exitCode !== null) {
     await dns?.close();
@@ -295,7 +295,7 @@ async function startRspamd(transport: Transport, kind: 'rspamd' | 'rspamd-defaul
   };
 }
 
-/** rspamd's compiled hyperscan databases, kept between runs (the first start compiles them for minutes). */
+/** rspamd's compiled hyperscan databases, kept between runs (a start without them compiles them first). */
 function hyperscanCache(uid: number, gid: number): string {
   const dir = join(TMP, 'rspamd-hyperscan');
   mkdirSync(dir, { recursive: true });
