@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { freePort, isListening } from '../../test/support/ports';
 import { spawnTracked, waitFor, type TrackedProcess } from '../../test/support/processes';
+import { startDnsServer } from '../../test/support/dns-server';
 
 /** The repository root, from the compiled file (bench/results/tmp/js/bench/milter-load) or the source. */
 export const REPO = findRepo(__dirname);
@@ -24,8 +25,13 @@ function findRepo(from: string): string {
   throw new Error(`no repository above ${from}`);
 }
 
-/** `floodgate-memory`: Floodgate with `store.backend: memory`, a diagnostic showing what the LevelDB round trips cost. */
-export type MilterKind = 'ref-accept' | 'ref-count' | 'floodgate' | 'floodgate-memory' | 'rspamd';
+/**
+ * `floodgate-memory`: Floodgate with `store.backend: memory`, a diagnostic showing what the LevelDB round trips cost.
+ * `ref-body`: libmilter, continue everywhere, header and body callbacks registered (bench/ref-milter/ref-body.c).
+ * `rspamd`: only its ratelimit module (bench/rspamd/rspamd.conf); `rspamd-default`: Debian's default modules
+ * (bench/rspamd/rspamd-default.conf). `node-floor`: bench/ref-milter/node-floor.js.
+ */
+export type MilterKind = 'ref-accept' | 'ref-count' | 'ref-body' | 'floodgate' | 'floodgate-memory' | 'rspamd' | 'rspamd-default' | 'node-floor';
 export type Transport = 'tcp' | 'unix';
 
 export interface RunningMilter {
@@ -105,13 +111,17 @@ export async function startMilter(kind: MilterKind, options: MilterOptions = {})
   switch (kind) {
     case 'ref-accept':
     case 'ref-count':
+    case 'ref-body':
       return startReference(kind, options.transport ?? 'tcp');
+    case 'node-floor':
+      return startNodeFloor();
     case 'floodgate':
       return startFloodgate(options);
     case 'floodgate-memory':
       return startFloodgate({ ...options, memoryStore: true });
     case 'rspamd':
-      return startRspamd(options.transport ?? 'tcp');
+    case 'rspamd-default':
+      return startRspamd(options.transport ?? 'tcp', kind);
   }
 }
 
@@ -124,7 +134,7 @@ async function endpoint(transport: Transport, dir: string, name: string): Promis
   return { target: `inet:127.0.0.1:${port}`, libmilter: `inet:${port}@127.0.0.1`, ready: () => isListening(port) };
 }
 
-async function startReference(kind: 'ref-accept' | 'ref-count', transport: Transport): Promise<RunningMilter> {
+async function startReference(kind: 'ref-accept' | 'ref-count' | 'ref-body', transport: Transport): Promise<RunningMilter> {
   const dir = shmDir(`fg-bench-${kind}-`);
   const where = await endpoint(transport, dir, kind);
   const child = spawnTracked(join(BIN, kind), [where.libmilter]);
@@ -144,6 +154,18 @@ async function startReference(kind: 'ref-accept' | 'ref-count', transport: Trans
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** node-floor.js: "continue" to everything, no state; what Node's socket layer alone costs (TCP only). */
+async function startNodeFloor(): Promise<RunningMilter> {
+  const port = await freePort();
+  const child = spawnTracked(process.execPath, [join(REPO, 'bench', 'ref-milter', 'node-floor.js'), String(port)]);
+  await waitFor(() => isListening(port) || child.child.exitCode !== null, 10_000, 'node-floor to listen');
+  if (child.child.exitCode !== null) throw new Error(`node-floor exited: ${child.output()}`);
+  const target = `inet:127.0.0.1:${port}`;
+  return { kind: 'node-floor', transport: 'tcp', target, postfixSpec: target, pids: () => [child.pid], mainPid: child.pid, log: () => child.output(), stop: async () => {
+    await child.kill(5_000);
+  } };
 }
 
 /** The shipped configuration with the listen address, state directory and rules of this run. */
@@ -216,8 +238,12 @@ async function startFloodgate(options: MilterOptions): Promise<RunningMilter> {
   };
 }
 
-/** rspamd's proxy worker in milter mode with only the ratelimit module, on a private Redis (bench/rspamd/rspamd.conf). */
-async function startRspamd(transport: Transport): Promise<RunningMilter> {
+/**
+ * rspamd's proxy worker in milter mode on a private Redis: `rspamd` with only the ratelimit module
+ * (bench/rspamd/rspamd.conf); `rspamd-default` with Debian's default modules
+ * (bench/rspamd/rspamd-default.conf) and a DNS server in this process that answers NXDOMAIN at once.
+ */
+async function startRspamd(transport: Transport, kind: 'rspamd' | 'rspamd-default' = 'rspamd'): Promise<RunningMilter> {
   const dir = shmDir('fg-bench-rspamd-');
   const uid = Number(execFileSync('id', ['-u', '_rspamd']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', '_rspamd']).toString().trim());
@@ -239,13 +265,21 @@ async function startRspamd(transport: Transport): Promise<RunningMilter> {
     target = `inet:127.0.0.1:${port}`;
     ready = () => isListening(port);
   }
-  const conf = join(REPO, 'bench', 'rspamd', 'rspamd.conf');
-  const rspamd = spawnTracked('rspamd', ['-u', '_rspamd', '-g', '_rspamd', '-f', '-c', conf, `--var=DIR=${dir}`, `--var=REDIS=127.0.0.1:${redisPort}`, `--var=BIND=${bind}`]);
-  // rspamd loads its TLD list and language models first: ~10 s here.
-  await waitFor(() => ready() || rspamd.child.exitCode !== null, 90_000, () => `rspamd to listen:\n${rspamd.output()}`);
-  if (rspamd.child.exitCode !== null) throw new Error(`rspamd exited: ${rspamd.output()}\n${readLog(join(dir, 'rspamd.log'))}`);
+  const dns = kind === 'rspamd-default' ? await startDnsServer() : undefined;
+  const vars = kind === 'rspamd-default'
+    ? [`--var=DBDIR=${dir}`, `--var=LOCAL_CONFDIR=${join(REPO, 'bench', 'rspamd', 'default')}`, `--var=DNS=${dns!.server}`, `--var=HSCACHE=${hyperscanCache(uid, gid)}`]
+    : [`--var=DIR=${dir}`];
+  const conf = join(REPO, 'bench', 'rspamd', kind === 'rspamd-default' ? 'rspamd-default.conf' : 'rspamd.conf');
+  const rspamd = spawnTracked('rspamd', ['-u', '_rspamd', '-g', '_rspamd', '-f', '-c', conf, ...vars, `--var=REDIS=127.0.0.1:${redisPort}`, `--var=BIND=${bind}`]);
+  // rspamd loads its TLD list and language models first: ~10 s here; with the default modules it
+  // also compiles its regular expressions for hyperscan (kept for the next start: hyperscanCache).
+  await waitFor(() => ready() || rspamd.child.exitCode !== null, 300_000, () => `rspamd to listen:\n${rspamd.output()}`);
+  if (rspamd.child.exitCode !== null) {
+    await dns?.close();
+    throw new Error(`rspamd exited: ${rspamd.output()}\n${readLog(join(dir, 'rspamd.log'))}`);
+  }
   return {
-    kind: 'rspamd',
+    kind,
     transport,
     target,
     postfixSpec: target,
@@ -255,9 +289,18 @@ async function startRspamd(transport: Transport): Promise<RunningMilter> {
     stop: async () => {
       await rspamd.kill(15_000);
       await redis.kill(5_000);
+      await dns?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** rspamd's compiled hyperscan databases, kept between runs (a start without them compiles them first). */
+function hyperscanCache(uid: number, gid: number): string {
+  const dir = join(TMP, 'rspamd-hyperscan');
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, uid, gid);
+  return dir;
 }
 
 function readLog(file: string): string {

@@ -22,6 +22,10 @@ export interface LoadOptions {
   clientIps?: number;
   senders?: number;
   label?: string;
+  /** Send these message files (headers, body in chunks of up to 65535 bytes) instead of the synthetic message; implies `message`. */
+  messageFiles?: string[];
+  /** Longest wait for one reply, ms (milter-load's default: 10,000). */
+  timeoutMs?: number;
 }
 
 export interface StageFigures {
@@ -33,6 +37,8 @@ export interface StageFigures {
   max_us: number;
   mean_us: number;
   verdicts: Record<string, number>;
+  /** The text of the first reply-code answer ('y') at this stage, empty when none. */
+  first_reply_text?: string;
 }
 
 /** What milter-load writes with --json. */
@@ -46,6 +52,9 @@ export interface LoadReport {
   duration_s: number;
   warmup_s: number;
   rate_target: number;
+  /** With --message-file: how many files, and their mean size as received (headers and body). */
+  message_files: number;
+  message_bytes_mean: number;
   client_ips: number;
   senders: number;
   sessions: number;
@@ -54,6 +63,8 @@ export interface LoadReport {
   idle_established: number;
   negotiated: { version: number; actions: number; protocol: number };
   generator_cpu_s: number;
+  /** Modification packets (headers, recipients, ...) received at end of message. */
+  modifications: number;
   errors: Record<string, number>;
   stages: Record<string, StageFigures>;
 }
@@ -88,6 +99,8 @@ export async function runLoad(milter: RunningMilter, options: LoadOptions): Prom
   if (options.clientIps !== undefined) args.push('--ips', String(options.clientIps));
   if (options.senders !== undefined) args.push('--senders', String(options.senders));
   if (options.label) args.push('-l', options.label);
+  for (const file of options.messageFiles ?? []) args.push('--message-file', file);
+  if (options.timeoutMs !== undefined) args.push('--timeout', String(options.timeoutMs));
   args.push(milter.target);
 
   let before: { t: number; milter: number; busy: number } | undefined;

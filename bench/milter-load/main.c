@@ -32,6 +32,9 @@ static const char USAGE[] =
   "  -R, --rate N          sessions/s in total, open loop (default 0: as fast as the milter answers)\n"
   "  -m, --message         full message: DATA, headers, EOH, body, end of message\n"
   "      --headers N       headers per message (default 8)\n"
+  "      --message-file F  send this message (headers as HEADER packets, body in BODY chunks of up to 65535\n"
+  "                        bytes) instead of the synthetic one; implies -m; repeat it for several, session n\n"
+  "                        sends file n modulo their count\n"
   "      --body BYTES      body bytes per message (default 2048)\n"
   "      --ips N           distinct client IPv4 addresses (default 262144), spread over --ip-base/10\n"
   "      --ip-base A.B.C.D (default 100.64.0.0)\n"
@@ -78,7 +81,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
   static const struct option longs[] = {
     {"connections", 1, 0, 'c'}, {"processes", 1, 0, 'P'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'}, {"rcpts", 1, 0, 'r'},
     {"rate", 1, 0, 'R'}, {"message", 0, 0, 'm'}, {"headers", 1, 0, 1}, {"body", 1, 0, 2}, {"ips", 1, 0, 3}, {"ip-base", 1, 0, 4},
-    {"senders", 1, 0, 5}, {"recipients", 1, 0, 6}, {"first-session", 1, 0, 7}, {"idle", 0, 0, 8}, {"timeout", 1, 0, 9},
+    {"senders", 1, 0, 5}, {"recipients", 1, 0, 6}, {"first-session", 1, 0, 7}, {"idle", 0, 0, 8}, {"timeout", 1, 0, 9}, {"message-file", 1, 0, 10},
     {"json", 1, 0, 'j'}, {"label", 1, 0, 'l'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "c:P:d:w:r:R:mj:l:h", longs, NULL)) != -1) {
@@ -104,6 +107,11 @@ static void parse_options(int argc, char **argv, struct options *o) {
       case 7: o->first_session = strtoull(optarg, NULL, 10); break;
       case 8: o->idle = 1; break;
       case 9: o->timeout_ms = atoi(optarg); break;
+      case 10:
+        o->files = realloc(o->files, sizeof *o->files * (size_t)(o->file_count + 1));
+        load_message_file(optarg, &o->files[o->file_count++]);
+        o->full_message = 1;
+        break;
       case 'j': o->json_file = optarg; break;
       case 'l': o->label = optarg; break;
       default: fputs(USAGE, ch == 'h' ? stdout : stderr); exit(ch == 'h' ? 0 : 64);
@@ -120,6 +128,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
 static void print_text(const struct options *o, const struct worker_result *r, double sessions_per_s) {
   printf("milter-load %s  C=%d  P=%d  %s, %d rcpt%s  %.0f s (+%.0f s warm-up)%s\n", o->target.text, o->connections, o->processes,
          o->full_message ? "full message" : "envelope", o->rcpts, o->rcpts == 1 ? "" : "s", o->duration_s, o->warmup_s, o->idle ? "  IDLE" : "");
+  for (int i = 0; i < o->file_count; i++)
+    printf("message file %s: %zu bytes, %d header fields, %zu body bytes\n", o->files[i].path, o->files[i].size, o->files[i].headers ? o->files[i].header_count : 0, o->files[i].body_len);
   if (r->negotiated) printf("negotiated: version %u, actions 0x%x, protocol 0x%06x\n", r->version, r->actions, r->protocol);
   if (o->idle) printf("idle connections established: %llu of %d\n", (unsigned long long)r->idle_established, o->connections);
   else printf("sessions: %llu  (%.0f/s)%s\n", (unsigned long long)r->sessions, sessions_per_s, o->rate > 0 ? "" : "  closed loop");
@@ -135,6 +145,7 @@ static void print_text(const struct options *o, const struct worker_result *r, d
            (unsigned long long)hist_quantile(h, 0.9), (unsigned long long)hist_quantile(h, 0.99), (unsigned long long)hist_quantile(h, 0.999),
            (unsigned long long)h->max_us, (double)h->sum_us / (double)h->count);
     for (int v = 0; v < 256; v++) if (r->verdicts[s][v]) printf("%c=%llu ", v, (unsigned long long)r->verdicts[s][v]);
+    if (r->reply_text[s][0]) printf(" first y: %s", r->reply_text[s]);
     putchar('\n');
   }
 }
@@ -146,6 +157,9 @@ static void write_json(const struct options *o, const struct worker_result *r, d
           o->connections, o->processes);
   fprintf(f, "  \"mode\": \"%s\",\n  \"rcpts\": %d,\n  \"duration_s\": %g,\n  \"warmup_s\": %g,\n  \"rate_target\": %g,\n", o->idle ? "idle" : o->full_message ? "message" : "envelope",
           o->rcpts, o->duration_s, o->warmup_s, o->rate);
+  double mean_bytes = 0;
+  for (int i = 0; i < o->file_count; i++) mean_bytes += (double)o->files[i].size / o->file_count;
+  fprintf(f, "  \"message_files\": %d,\n  \"message_bytes_mean\": %.0f,\n", o->file_count, mean_bytes);
   fprintf(f, "  \"client_ips\": %u,\n  \"senders\": %u,\n  \"sessions\": %llu,\n  \"sessions_per_s\": %.1f,\n  \"late_starts\": %llu,\n  \"idle_established\": %llu,\n",
           o->ip_pool, o->sender_pool, (unsigned long long)r->sessions, sessions_per_s, (unsigned long long)r->late_starts, (unsigned long long)r->idle_established);
   fprintf(f, "  \"negotiated\": {\"version\": %u, \"actions\": %u, \"protocol\": %u},\n", r->version, r->actions, r->protocol);
@@ -165,7 +179,7 @@ static void write_json(const struct options *o, const struct worker_result *r, d
       fprintf(f, "%s\"%c\": %llu", vfirst ? "" : ", ", v, (unsigned long long)r->verdicts[s][v]);
       vfirst = 0;
     }
-    fprintf(f, "}}");
+    fprintf(f, "}, \"first_reply_text\": \"%s\"}", r->reply_text[s]);
     first = 0;
   }
   fprintf(f, "\n  }\n}\n");
@@ -212,6 +226,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < ST_COUNT; s++) {
       hist_merge(&total.hist[s], &r->hist[s]);
       for (int v = 0; v < 256; v++) total.verdicts[s][v] += r->verdicts[s][v];
+      if (!total.reply_text[s][0]) memcpy(total.reply_text[s], r->reply_text[s], sizeof total.reply_text[s]);
     }
     if (r->negotiated) { total.negotiated = 1; total.version = r->version; total.actions = r->actions; total.protocol = r->protocol; }
   }

@@ -41,11 +41,34 @@ struct worker_result {
   uint64_t errors[ERR_COUNT];
   uint64_t verdicts[ST_COUNT][256]; /* final reply codes per stage, inside the window */
   uint64_t modifications;     /* end-of-message modification packets */
+  char reply_text[ST_COUNT][160]; /* the first reply code text ('y') seen per stage, for the report */
   double cpu_user_s, cpu_sys_s; /* inside the window */
   uint32_t version, actions, protocol; /* last negotiation seen */
   int negotiated;
   struct hist hist[ST_COUNT];
 };
+
+/*
+ * A message read from a file (--message-file) and sent as Postfix sends it: each header field as one
+ * HEADER packet (one space after the colon removed, folded lines joined with LF, no trailing CRLF),
+ * then the body with CRLF line endings in BODY packets of at most 65535 bytes.
+ */
+struct header_field {
+  const char *name, *value;
+  size_t name_len, value_len;
+};
+
+struct message_file {
+  const char *path;
+  size_t size;               /* bytes of the message as Postfix would receive it: header block + CRLF + body */
+  int header_count;
+  struct header_field *headers;
+  unsigned char *body;       /* CRLF line endings */
+  size_t body_len;
+};
+
+/* Reads and splits a message file; exits with a message on failure. */
+void load_message_file(const char *path, struct message_file *out);
 
 struct target {
   int family; /* AF_INET or AF_UNIX */
@@ -65,6 +88,8 @@ struct options {
   int idle;                  /* hold connections idle after CONNECT and HELO instead of running sessions */
   int timeout_ms;
   const char *json_file, *label;
+  struct message_file *files; /* --message-file: session n sends files[n % file_count] instead of the synthetic message */
+  int file_count;
 };
 
 /* Runs one worker's share of connections until the window ends; t0_ns is the common start (CLOCK_MONOTONIC). */

@@ -47,8 +47,12 @@ static const struct { char cmd; uint32_t no, nr; enum stage stage; int macros_wh
 
 enum conn_state { CS_FREE, CS_CONNECTING, CS_NEGOTIATING, CS_RUNNING, CS_QUITTING, CS_IDLE };
 
-#define OUT_SIZE 16384
+/* Room for one body packet of the largest size (65535 bytes) and its macro packet. */
+#define BODY_CHUNK_MAX 65535
+#define OUT_SIZE (BODY_CHUNK_MAX + 8192)
 #define IN_SIZE 8192
+/* The synthetic body (without --message-file) is at most this long. */
+#define SYNTH_BODY_MAX 8192
 
 struct conn {
   int fd;
@@ -57,6 +61,9 @@ struct conn {
   enum step step;
   int rcpt_index, rcpts_accepted, header_index;
   uint32_t protocol;
+  const struct message_file *msg; /* --message-file: what this session sends */
+  size_t body_off;      /* bytes of msg's body sent so far */
+  int blocked;          /* the next step did not fit the output buffer: resumed once it has drained */
   int awaiting;         /* stage whose final reply is due, or -1 */
   uint64_t sent_ns, started_ns, deadline_ns;
   size_t in_len, out_len, out_off;
@@ -186,7 +193,8 @@ static int put_command(struct worker *w, struct conn *c, enum step step) {
       return put_strings(c, 'H', a, NULL);
     case STEP_MAIL:
       snprintf(a, sizeof a, "<user%llu@customer%llu.example>", (unsigned long long)(c->session % opt->sender_pool), (unsigned long long)(c->session % opt->sender_pool % 50021));
-      snprintf(b, sizeof b, "SIZE=%d", opt->body_bytes + 600);
+      if (c->msg) snprintf(b, sizeof b, "SIZE=%zu", c->msg->size);
+      else snprintf(b, sizeof b, "SIZE=%d", opt->body_bytes + 600);
       return put_strings(c, 'M', a, b, "BODY=8BITMIME", NULL);
     case STEP_RCPT: {
       uint64_t r = ((c->session * (uint64_t)opt->rcpts + (uint64_t)c->rcpt_index) * 7919u) % opt->rcpt_pool;
@@ -195,13 +203,30 @@ static int put_command(struct worker *w, struct conn *c, enum step step) {
     }
     case STEP_DATA: return put(c, 'T', NULL, 0);
     case STEP_HEADER: {
+      if (c->msg) {
+        const struct header_field *h = &c->msg->headers[c->header_index];
+        size_t len = h->name_len + h->value_len + 2;
+        if (len > OUT_SIZE - 64) return -1;
+        unsigned char packet[OUT_SIZE];
+        memcpy(packet, h->name, h->name_len);
+        packet[h->name_len] = 0;
+        memcpy(packet + h->name_len + 1, h->value, h->value_len);
+        packet[len - 1] = 0;
+        return put(c, 'L', packet, len);
+      }
       const char *name = HEADER_NAMES[c->header_index % HEADER_KINDS];
       snprintf(b, sizeof b, " value of %s header number %d of message %llu", name, c->header_index, (unsigned long long)c->session);
       return put_strings(c, 'L', name, b, NULL);
     }
     case STEP_EOH: return put(c, 'N', NULL, 0);
     case STEP_BODY: {
-      static char body[OUT_SIZE / 2];
+      if (c->msg) {
+        size_t left = c->msg->body_len - c->body_off, n = left < BODY_CHUNK_MAX ? left : BODY_CHUNK_MAX;
+        if (put(c, 'B', c->msg->body + c->body_off, n) < 0) return -1;
+        c->body_off += n;
+        return 0;
+      }
+      static char body[SYNTH_BODY_MAX];
       static int filled;
       if (!filled) {
         for (int i = 0; i < (int)sizeof body; i++) body[i] = (i % 72 == 70) ? '\r' : (i % 72 == 71) ? '\n' : (char)('a' + i % 26);
@@ -275,6 +300,7 @@ static int start_session(struct worker *w, struct conn *c) {
   c->fd = fd;
   c->awaiting = -1;
   c->session = opt->first_session + w->next_session++ * (uint64_t)opt->processes + (uint64_t)w->id;
+  c->msg = opt->file_count > 0 ? &opt->files[c->session % (uint64_t)opt->file_count] : NULL;
   c->started_ns = now_ns();
   c->deadline_ns = c->started_ns + (uint64_t)opt->timeout_ms * 1000000ULL;
   w->res->sessions_started++;
@@ -303,6 +329,35 @@ static void send_optneg(struct worker *w, struct conn *c) {
   if (flush_out(w, c) < 0) fail(w, c, ERR_IO);
 }
 
+static int header_count(const struct options *opt, const struct conn *c) { return c->msg ? c->msg->header_count : opt->headers; }
+static int body_left(const struct options *opt, const struct conn *c) { return c->msg ? c->body_off < c->msg->body_len : opt->body_bytes > 0; }
+
+/*
+ * Whether `need` more bytes fit the output buffer, after writing out what the socket takes now. When
+ * they do not (the milter reads slower than we write: a body under a no-reply flag), the connection
+ * waits for EPOLLOUT and drive() resumes at the same step.
+ */
+static int room_for(struct worker *w, struct conn *c, size_t need) {
+  if (c->out_len + need <= OUT_SIZE) return 1;
+  if (flush_out(w, c) < 0) return -1;
+  if (c->out_off > 0) {
+    memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+    c->out_len -= c->out_off;
+    c->out_off = 0;
+  }
+  if (c->out_len + need <= OUT_SIZE) return 1;
+  c->blocked = 1;
+  c->deadline_ns = now_ns() + (uint64_t)w->opt->timeout_ms * 1000000ULL; /* the milter has that long to read on */
+  return 0;
+}
+
+/* Output bytes a step can take at most: its macro packet and its command. */
+static size_t step_bytes(const struct conn *c, enum step s) {
+  if (c->msg && s == STEP_BODY) return 1024 + BODY_CHUNK_MAX;
+  if (c->msg && s == STEP_HEADER) return 1024 + c->msg->headers[c->header_index].name_len + c->msg->headers[c->header_index].value_len;
+  return 4096;
+}
+
 /* The step after `step` in an ordinary session. */
 static enum step next_step(const struct options *opt, const struct conn *c, enum step step) {
   switch (step) {
@@ -313,10 +368,11 @@ static enum step next_step(const struct options *opt, const struct conn *c, enum
       if (c->rcpt_index + 1 < opt->rcpts) return STEP_RCPT;
       /* Postfix goes on to DATA only when a recipient was accepted. */
       return opt->full_message && c->rcpts_accepted > 0 ? STEP_DATA : STEP_ABORT;
-    case STEP_DATA: return opt->headers > 0 ? STEP_HEADER : STEP_EOH;
-    case STEP_HEADER: return c->header_index + 1 < opt->headers ? STEP_HEADER : STEP_EOH;
-    case STEP_EOH: return opt->body_bytes > 0 ? STEP_BODY : STEP_EOM;
-    case STEP_BODY: return STEP_EOM;
+    case STEP_DATA: return header_count(opt, c) > 0 ? STEP_HEADER : STEP_EOH;
+    case STEP_HEADER: return c->header_index + 1 < header_count(opt, c) ? STEP_HEADER : STEP_EOH;
+    case STEP_EOH: return body_left(opt, c) ? STEP_BODY : STEP_EOM;
+    /* A message file's body goes in chunks until it is all sent, unless the milter negotiated the body away. */
+    case STEP_BODY: return c->msg && body_left(opt, c) && !(c->protocol & STEPS[STEP_BODY].no) ? STEP_BODY : STEP_EOM;
     case STEP_EOM: return STEP_ABORT;
     case STEP_ABORT: return STEP_QUIT;
     default: return STEP_QUIT;
@@ -355,6 +411,9 @@ static void drive(struct worker *w, struct conn *c) {
       continue;
     }
     int skipped = (c->protocol & STEPS[s].no) != 0;
+    int fits = room_for(w, c, step_bytes(c, s));
+    if (fits < 0) { fail(w, c, ERR_IO); return; }
+    if (!fits) return; /* on_event drives on once the buffer has drained */
     if (!skipped || STEPS[s].macros_when_skipped) {
       if (put_macros(w, c, s) < 0) { fail(w, c, ERR_PROTOCOL); return; }
     }
@@ -424,6 +483,12 @@ static void on_frame(struct worker *w, struct conn *c, unsigned char code, const
   }
   if (c->state != CS_RUNNING || c->awaiting < 0) { fail(w, c, ERR_PROTOCOL); return; } /* a reply nobody asked for */
   if (code == 'p') return; /* progress: keep waiting */
+  if (code == 'y' && c->awaiting >= 0 && w->res->reply_text[c->awaiting][0] == 0) {
+    char *text = w->res->reply_text[c->awaiting];
+    size_t n = len < sizeof w->res->reply_text[0] - 1 ? len : sizeof w->res->reply_text[0] - 1;
+    for (size_t i = 0; i < n; i++) text[i] = (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '"' && data[i] != '\\') ? (char)data[i] : ' ';
+    text[n] = 0;
+  }
   if (is_modification(code)) {
     if (c->awaiting != ST_EOM) { fail(w, c, ERR_PROTOCOL); return; }
     if (in_window(w, now_ns())) w->res->modifications++;
@@ -479,6 +544,10 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events) {
     if (c->out_len == 0 && c->fd >= 0) {
       struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
       epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+      if (c->blocked) {
+        c->blocked = 0;
+        drive(w, c);
+      }
     }
   }
   if (c->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(w, c);
