@@ -19,6 +19,8 @@ interface KeywordScope {
   readonly headers: boolean;
   readonly headerNames: ReadonlySet<string> | undefined;
   readonly body: boolean;
+  /** The same for every rule that looks in the same places: their rules share one searched text per message. */
+  readonly id: string;
 }
 
 /**
@@ -28,10 +30,12 @@ interface KeywordScope {
  */
 export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; readsBody: boolean; readsHeaders: boolean } {
   const places = new Set(spec.in ?? ['headers', 'body']);
+  const headerNames = spec.headers ? [...new Set(spec.headers.map((h) => h.toLowerCase()))].sort() : undefined;
   const scope: KeywordScope = {
     headers: places.has('headers'),
-    headerNames: spec.headers ? new Set(spec.headers.map((h) => h.toLowerCase())) : undefined,
+    headerNames: headerNames ? new Set(headerNames) : undefined,
     body: places.has('body'),
+    id: `${places.has('headers') ? 'h' : ''}${places.has('body') ? 'b' : ''}:${headerNames?.join(',') ?? '*'}`,
   };
   if (spec.headers && !scope.headers) source.error([...at, 'headers'], 'headers names fields to search, but "in" does not include headers');
   const phrases = spec.phrases.map((p): Phrase => {
@@ -64,6 +68,7 @@ class Haystack {
   private unitsLowerCache: readonly string[] | undefined;
   private spansCache: readonly string[] | undefined;
   private spansLowerCache: readonly string[] | undefined;
+  private headerValuesCache: readonly string[] | undefined;
 
   constructor(
     private readonly content: MessageContent,
@@ -82,10 +87,13 @@ class Haystack {
     return lower ? (this.spansLowerCache ??= this.spansCache.map((u) => u.toLowerCase())) : this.spansCache;
   }
 
-  private headerValues(): string[] {
+  private headerValues(): readonly string[] {
     if (!this.scope.headers) return [];
-    const fields = this.scope.headerNames ? this.content.headers.filter((f) => this.scope.headerNames!.has(f.name.toLowerCase())) : this.content.headers;
-    return fields.map((f) => collapse(f.value));
+    if (!this.headerValuesCache) {
+      const fields = this.scope.headerNames ? this.content.headers.filter((f) => this.scope.headerNames!.has(f.name.toLowerCase())) : this.content.headers;
+      this.headerValuesCache = fields.map((f) => collapse(f.value));
+    }
+    return this.headerValuesCache;
   }
 
   private bodyLines(): string[] {
@@ -94,13 +102,13 @@ class Haystack {
   }
 }
 
-const haystacks = new WeakMap<MessageContent, Map<KeywordScope, Haystack>>();
+const haystacks = new WeakMap<MessageContent, Map<string, Haystack>>();
 
 function haystackOf(content: MessageContent, scope: KeywordScope): Haystack {
   let byScope = haystacks.get(content);
   if (!byScope) haystacks.set(content, (byScope = new Map()));
-  let haystack = byScope.get(scope);
-  if (!haystack) byScope.set(scope, (haystack = new Haystack(content, scope)));
+  let haystack = byScope.get(scope.id);
+  if (!haystack) byScope.set(scope.id, (haystack = new Haystack(content, scope)));
   return haystack;
 }
 
