@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   FG_ERR_LISTEN: 'the listen address is invalid or the socket could not be set up',
   FG_ERR_CONFIG: 'the configuration file is unreadable or invalid',
   FG_ERR_STORE_UNAVAILABLE: 'the score store failed or did not answer in time',
+  FG_ERR_STORE_DAMAGED: 'the LevelDB directory is damaged; left untouched for `floodgate repair` (exit 65)',
   FG_ERR_RECIPIENT_MAP: 'the recipient map could not be read or parsed (file, line)',
   FG_ERR_TRACKING: 'the tracking log\'s database failed, is closed, or is newer than this version',
 } as const;

@@ -10,6 +10,7 @@
 import { Level } from 'level';
 import { addOne, applyUpdate, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, type StoredScore } from './decay';
 import { ensureDirectory } from './directory';
+import { asDamage, recordsDroppedOnOpen, refuseOrphanedFiles } from './level-damage';
 import { StoreError, toStoreError } from './errors';
 import { ScoreCache } from './level-cache';
 import { KeyFilter } from './key-filter';
@@ -57,6 +58,8 @@ interface Compactable {
 }
 
 export class LevelStore implements ScoreStore {
+  /** Lines of LevelDB's LOG about damaged log records it skipped while opening (scores lost); usually none. */
+  droppedOnOpen: string[] = [];
   private readonly cache: ScoreCache;
   private readonly writer: LevelWriter;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -77,17 +80,23 @@ export class LevelStore implements ScoreStore {
     this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) });
   }
 
-  /** Opens (creating if missing) the store in `directory`; StoreError if it cannot, e.g. another process holds it. */
+  /**
+   * Opens (creating if missing) the store in `directory`; StoreError if it cannot, e.g. another process
+   * holds it, and StoreDamagedError, leaving the files as they are, if they are damaged (level-damage.ts).
+   */
   static async open(directory: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     try {
       await ensureDirectory(directory);
     } catch (error) {
       throw new StoreError(`score store: cannot create the directory ${directory}: ${(error as Error).message}`, { cause: error });
     }
+    await refuseOrphanedFiles(directory);
     const db = new Level<string, string>(directory, { valueEncoding: 'utf8', cacheSize: BLOCK_CACHE_BYTES });
     try {
       await db.open();
     } catch (error) {
+      const damage = asDamage(directory, error);
+      if (damage) throw damage;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code === 'LEVEL_LOCKED'
         ? 'it is locked by another process (LevelDB allows one writer; is another floodgate running?)'
@@ -100,10 +109,12 @@ export class LevelStore implements ScoreStore {
       const records = await scanRecordKeys(db);
       const filter = new KeyFilter(2 * records);
       await scanRecordKeys(db, (text, from) => filter.add(text, from));
-      return new LevelStore(db, directory, records, filter, options);
+      const store = new LevelStore(db, directory, records, filter, options);
+      store.droppedOnOpen = await recordsDroppedOnOpen(directory);
+      return store;
     } catch (error) {
       await db.close().catch(() => undefined);
-      throw toStoreError(error, `opening ${directory}`);
+      throw asDamage(directory, error) ?? toStoreError(error, `opening ${directory}`);
     }
   }
 
