@@ -15,6 +15,13 @@
 // retried every `retryMs`; until a retry succeeds `failure` is set and LevelStore rejects every call
 // with it (StoreError), so the service applies on_store_error instead of answering from scores that
 // may never reach the disk.
+//
+// After a failed batch: a write that failed half-way (ENOSPC) leaves a torn record in LevelDB's log,
+// and LevelDB appends the later batches after it. They are served from its memory table meanwhile, but
+// reopening the directory replays the log and drops everything from the torn record to the end of its
+// 32 KiB block and beyond (measured: every score written before and after a disk-full episode lost at
+// the next start). So the first batch that lands after a failure calls `afterRecovery`, which moves
+// LevelDB's memory table into a table file and starts a fresh log, leaving the torn one obsolete.
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { ScoreCache } from './level-cache';
@@ -42,6 +49,7 @@ export class LevelWriter {
     private readonly db: Level<string, string>,
     private readonly cache: ScoreCache,
     private readonly options: WriteBehindOptions,
+    private readonly afterRecovery: () => Promise<void> = async () => undefined,
   ) {}
 
   /** True when calls should wait for room() before changing anything. */
@@ -111,6 +119,10 @@ export class LevelWriter {
 
   private landed(taken: Map<string, number>): void {
     this.batch = undefined;
+    if (this.failure !== undefined) {
+      // A failure of this call shows again as the next batch's failure (LevelDB keeps a failed background write's error).
+      void this.afterRecovery().catch(() => undefined);
+    }
     this.failure = undefined;
     if (this.cache.writing === taken) this.cache.writing = new Map();
     this.cache.evictOverflow();
