@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   FG_ERR_FRAME: 'a milter packet had an invalid length (zero, or over the frame limit)',
   FG_ERR_COMMAND: 'a milter command was malformed, unknown, or out of place',
   FG_ERR_NEGOTIATION: 'option negotiation with the MTA failed (version or flags)',
-  FG_ERR_TIMEOUT: 'the MTA stalled in the middle of a packet or stayed idle past the limit',
+  FG_ERR_TIMEOUT: 'the MTA did not complete a packet within frame_timeout, or stayed idle past the limit',
   FG_ERR_HANDLER: 'a stage handler threw; the configured fail-safe verdict was sent',
   FG_ERR_REPLY: 'a reply could not be encoded (bad SMTP code, enhanced status or text)',
   FG_ERR_LISTEN: 'the listen address is invalid or the socket could not be set up',
