@@ -1,5 +1,4 @@
 // One MTA connection's protocol state: negotiates, tracks envelope and macros, asks the handler, answers.
-import { performance } from 'node:perf_hooks';
 import type { MilterCommand } from '../milter/commands';
 import { Action, Cmd, Proto } from '../milter/constants';
 import { MilterProtocolError, ReplyEncodingError } from '../milter/errors';
