@@ -3,11 +3,14 @@
 // RepairDB rebuilds the MANIFEST from the table and log files it can still read and moves the files
 // it cannot into `lost/`; scores in damaged blocks are gone. The copy taken first keeps the evidence
 // (for a bug report, or a second opinion) whatever the repair does.
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level';
 import { chown, copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from './errors';
 import { LevelStore } from './level-store';
+
+/** classic-level's static repair(); the `level` package's types leave it out because browsers lack it. */
+const repairDatabase = (Level as unknown as { repair(location: string): Promise<void> }).repair.bind(Level);
 
 export interface RepairResult {
   directory: string;
@@ -25,7 +28,7 @@ export async function repairLevelDirectory(directory: string, now = new Date()):
   const copy = `${directory}.damaged-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
   await copyDirectory(directory, copy, info.uid, info.gid);
   try {
-    await ClassicLevel.repair(directory);
+    await repairDatabase(directory);
     // A repair run as root would leave root's files the service's user cannot open.
     await chownTree(directory, info.uid, info.gid);
     const store = await LevelStore.open(directory);
@@ -45,7 +48,7 @@ export async function repairLevelDirectory(directory: string, now = new Date()):
  * that lost its CURRENT would be taken for a new database.
  */
 async function refuseIfLocked(directory: string): Promise<void> {
-  const db = new ClassicLevel(directory, { createIfMissing: false });
+  const db = new Level<string, string>(directory, { createIfMissing: false });
   try {
     await db.open();
   } catch (error) {
