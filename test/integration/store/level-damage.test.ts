@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { LevelStore } from '../../../src/store/level-store';
 import { repairLevelDirectory } from '../../../src/store/level-repair';
 
+// Writing 45,000 keys and repairing takes ~2 s on an idle machine; CI shares two cores with other suites.
+jest.setTimeout(30_000);
+
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
 const KEYS = 5000;
