@@ -78,17 +78,21 @@ test.each([
   await store.close();
 });
 
-test('garbled table files: refused at open, repair keeps what the other blocks hold', async () => {
+test('garbled table files: refused at open, repair keeps what the other files hold', async () => {
   // Enough keys for LevelDB to write them to table files (its log turns into a table at 4 MiB).
   const store = await LevelStore.open(dir);
   for (let n = 0; n < 8; n++) {
     await store.addMany(Array.from({ length: 5000 }, (_, i) => ({ key: `sender:u${n}-${i}-${'x'.repeat(40)}@example.org`, points: 1, halfLifeMs: HOUR })), T0);
   }
   await store.close();
-  const tables = readdirSync(dir).filter((n) => n.endsWith('.ldb')).map((n) => join(dir, n)).filter((p) => statSync(p).size > 100_000);
-  expect(tables.length).toBeGreaterThan(0);
-  // A run of bytes over the first half of each table: several 4 KiB blocks whose trailers no longer parse.
-  for (const table of tables) garble(table, 0, Math.floor(statSync(table).size / 2));
+  const tables = readdirSync(dir).filter((n) => n.endsWith('.ldb')).map((n) => join(dir, n));
+  expect(tables.filter((p) => statSync(p).size > 100_000).length).toBeGreaterThan(0); // the records reached table files
+  // Every block of every table overwritten, only the 48-byte footer left. Partial damage was not
+  // enough for a deterministic test: a table holds record and index entries in key order and may be
+  // damaged only where the index entries are, which the open's scan of the records never reads; and
+  // a big table may be the unfinished output of a compaction cut short by close(), which LevelDB
+  // deletes as obsolete on open while the live tables it was merging stay intact.
+  for (const table of tables) garble(table, 0, Math.max(0, statSync(table).size - 48));
   await expect(LevelStore.open(dir)).rejects.toMatchObject({ code: 'FG_ERR_STORE_DAMAGED', message: expect.stringMatching(/Corruption|Invalid argument/) });
   const result = await repairLevelDirectory(dir, new Date(T0));
   expect(result.records).toBeLessThan(KEYS + 8 * 5000);
