@@ -77,7 +77,7 @@ export class LevelStore implements ScoreStore {
     private readonly options: LevelStoreOptions,
   ) {
     this.cache = new ScoreCache(db, options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, (key) => !this.filter.mayHave(key));
-    this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) }, () => this.startFreshLog());
+    this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) }, () => this.startFreshLog(), () => this.reopenDatabase());
   }
 
   /**
@@ -313,6 +313,13 @@ export class LevelStore implements ScoreStore {
   private async startFreshLog(): Promise<void> {
     const db = this.db as unknown as Partial<Compactable>;
     if (typeof db.compactRange === 'function') await db.compactRange(FORMAT_KEY, FORMAT_KEY);
+  }
+
+  /** Clears an error LevelDB keeps until reopened (see level-writer.ts); calls meanwhile fail as store errors. */
+  private async reopenDatabase(): Promise<void> {
+    if (this.closed) return;
+    await this.db.close();
+    if (!this.closed) await this.db.open();
   }
 
   private async compactNow(): Promise<void> {

@@ -22,10 +22,18 @@
 // 32 KiB block and beyond (measured: every score written before and after a disk-full episode lost at
 // the next start). So the first batch that lands after a failure calls `afterRecovery`, which moves
 // LevelDB's memory table into a table file and starts a fresh log, leaving the torn one obsolete.
+//
+// A full disk can also fail LevelDB's own background write of a table file. LevelDB then keeps that
+// error and refuses every later write, even once there is room again, until the database is reopened
+// (measured: 50 retries after the space was freed, all refused, and close() too). So every
+// REOPEN_EVERY-th consecutive failure, the retry first reopens the database (`reopen`).
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { ScoreCache } from './level-cache';
 import { INDEX_VALUE, encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
+
+/** Consecutive failed batches (one a retryMs) after which a retry reopens LevelDB first. */
+const REOPEN_EVERY = 3;
 
 export interface WriteBehindOptions {
   /** Longest time a change waits before its batch is started. */
@@ -41,6 +49,8 @@ export interface WriteBehindOptions {
 export class LevelWriter {
   /** Set while a batch has failed and not yet been written by a retry. */
   failure: StoreError | undefined;
+  /** Batches failed in a row; reset when one lands. */
+  private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private batch: Promise<void> | undefined;
   private roomWaiters: Array<() => void> = [];
@@ -50,6 +60,7 @@ export class LevelWriter {
     private readonly cache: ScoreCache,
     private readonly options: WriteBehindOptions,
     private readonly afterRecovery: () => Promise<void> = async () => undefined,
+    private readonly reopen: () => Promise<void> = async () => undefined,
   ) {}
 
   /** True when calls should wait for room() before changing anything. */
@@ -124,6 +135,7 @@ export class LevelWriter {
       void this.afterRecovery().catch(() => undefined);
     }
     this.failure = undefined;
+    this.failures = 0;
     if (this.cache.writing === taken) this.cache.writing = new Map();
     this.cache.evictOverflow();
     this.scheduleNext();
@@ -138,10 +150,24 @@ export class LevelWriter {
       this.cache.dirty.set(key, slot);
     }
     this.cache.writing = new Map();
+    this.failures += 1;
     this.wakeRoomWaiters();
-    this.timer = setTimeout(() => this.startBatch(), this.options.retryMs);
+    this.timer = setTimeout(() => this.retry(), this.options.retryMs);
     // A store nobody closes must not stay alive only to retry.
     this.timer.unref();
+  }
+
+  private retry(): void {
+    this.timer = undefined;
+    if (this.failures % REOPEN_EVERY !== 0) return this.startBatch();
+    // While reopening, `batch` is set so that nothing else starts one; a failed reopen counts as a failed batch.
+    this.batch = this.reopen().then(
+      () => {
+        this.batch = undefined;
+        this.startBatch();
+      },
+      (error: unknown) => this.failed(new Map(), new Map(), error),
+    );
   }
 
   private scheduleNext(): void {
