@@ -15,6 +15,8 @@ const root = mkdtempSync(join(tmpdir(), 'fg-level-full-'));
 const mountPoint = join(root, 'tmpfs');
 const filler = join(mountPoint, 'filler');
 let mounted = false;
+/** Open stores, closed before the unmount even when the test failed (an open LevelDB keeps the mount busy). */
+const open: LevelStore[] = [];
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('this test mounts a tmpfs: run it as root (CI does)');
@@ -25,6 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all(open.map((s) => s.close().catch(() => undefined)));
   if (mounted) await runCommand('umount', [mountPoint]);
   rmSync(root, { recursive: true, force: true });
 });
@@ -38,6 +41,7 @@ test('a table file LevelDB could not write: writes resume once there is room (th
   writeSync(fd, Buffer.alloc(8 * 1024 * 1024 - 5000 * 1024, 1));
   closeSync(fd);
   const store = await LevelStore.open(join(mountPoint, 'scores'), { retryMs: 100 });
+  open.push(store);
   let answered = 0;
   for (;; answered++) {
     try {
@@ -68,6 +72,7 @@ test('a table file LevelDB could not write: writes resume once there is room (th
   await store.close();
 
   const reopened = await LevelStore.open(join(mountPoint, 'scores'));
+  open.push(reopened);
   expect(reopened.droppedOnOpen).toEqual([]);
   expect(await reopened.size()).toBe(answered + 1 + 100);
   expect((await reopened.get(key(answered - 1), T0))?.score).toBe(1);
