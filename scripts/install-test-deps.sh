@@ -21,6 +21,10 @@ command -v m4 >/dev/null 2>&1 || need+=(m4)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # Private redis-server instances and a 3-primary Cluster for the Redis store's tests (redis-tools comes along: redis-cli).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Fault tests (issue 19): a Sentinel-managed failover between two private redis-servers, and the
+# service run under libfaketime with its clock stepped back and forward while mail flows.
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)   # a throw-away CA for the rediss:// test
 # Postfix's lmdb and cdb map plugins: the recipient map is tested with every compiled map type.
 dpkg -s postfix-lmdb >/dev/null 2>&1 || need+=(postfix-lmdb)

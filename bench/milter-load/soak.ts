@@ -9,10 +9,12 @@
 // fast as it answers on 4 connections; `half` first measures that rate (15 s on a separate instance)
 // and then runs at half of it in open loop. Every 15 s it records RSS (from /proc) and, from a sampler
 // preloaded into Floodgate (memory-sampler.js), the V8 heap, external memory, ArrayBuffers and the
-// malloc heap (brk); the stored records come from the sweeper's log line. Prints a table and the
-// growth of RSS between minute 2 and the end; writes bench/results/soak-<mode>.json.
+// malloc heap (brk) and the event loop's lag (p99 and max since the last sample, p99 over the run);
+// the stored records come from the sweeper's log line, the LevelDB directory's size from its files.
+// Prints a table, the growth of RSS between minute 2 and the end, the distinct keys the run brought
+// and the directory's size at minute 2 and at the end; writes bench/results/soak-<mode>.json.
 // test/soak/level-memory.test.ts runs 3 minutes of it in the suite.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO, SHIPPED_RULES, TMP, machineInfo, processMemory, sourceInfo, startMilter, writeResult, type RunningMilter } from './bench-support';
@@ -46,6 +48,12 @@ export interface SoakSample {
   malloc_heap_mib: number;
   /** Records stored after the last sweep that removed some (undefined before the first). */
   records: number | undefined;
+  /** Bytes of the LevelDB directory's files: bounded by the live keys, or growing with every key ever seen. */
+  leveldb_mib: number;
+  /** Event-loop lag since the previous sample (p99, max) and over the run so far (p99), from the sampler. */
+  loop_lag_p99_ms: number;
+  loop_lag_max_ms: number;
+  loop_lag_p99_run_ms: number;
 }
 
 /** The service's "expired scores swept" log line. */
@@ -70,6 +78,16 @@ export interface SoakResult {
   growth(fromS: number, toS?: number): number;
   /** The records stored after the sweep nearest `tS` (undefined before the first). */
   recordsAround(tS: number): number | undefined;
+  /**
+   * The LevelDB directory's mean size (MiB) over the samples from `fromS` to `toS`: it saw-tooths
+   * between ~5 and ~20 MiB as its 4 MiB log fills and is turned into tables and compactions write new
+   * tables before deleting old ones, so only a mean over a minute compares like with like.
+   */
+  leveldbMean(fromS: number, toS: number): number;
+  /** Distinct keys the sessions brought (see distinctKeys()). */
+  distinctKeys: number;
+  /** Event-loop lag p99 over the whole run (ms), from the sampler's last line. */
+  loopLagP99Ms: number;
 }
 
 const CONNECTIONS = 4;
@@ -94,8 +112,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   writeFileSync(rules, rulesWithHalfLife(halfLife));
   const rate = await targetRate(options.rate, rules, options.cli);
   const samplesFile = join(dir, 'memory.jsonl');
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir);
   const milter = await startMilter('floodgate', {
     rules,
+    stateDir,
     ...(options.cli ? { cli: options.cli } : {}),
     ...(options.sweepInterval ? { sweepInterval: options.sweepInterval } : {}),
     nodeArgs: ['--require', join(REPO, 'bench', 'milter-load', 'memory-sampler.js')],
@@ -104,7 +125,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const samples: SoakSample[] = [];
   const started = performance.now();
   const timer = setInterval(() => {
-    const sample = takeSample(milter, samplesFile, (performance.now() - started) / 1000);
+    const sample = takeSample(milter, samplesFile, join(stateDir, 'scores'), (performance.now() - started) / 1000);
     samples.push(sample);
     options.progress?.(formatSample(sample));
   }, sampleMs);
@@ -129,6 +150,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       samples,
       growth: (fromS, toS) => growth(samples, fromS, toS ?? samples[samples.length - 1]?.t_s ?? fromS),
       recordsAround: (tS) => nearest(samples, tS)?.records,
+      leveldbMean: (fromS, toS) => {
+        const window = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && !Number.isNaN(s.leveldb_mib));
+        return round1(window.reduce((sum, s) => sum + s.leveldb_mib, 0) / window.length);
+      },
+      distinctKeys: distinctKeys(load.sessions),
+      loopLagP99Ms: samples[samples.length - 1]?.loop_lag_p99_run_ms ?? NaN,
     };
   } finally {
     clearInterval(timer);
@@ -150,7 +177,34 @@ async function targetRate(rate: SoakOptions['rate'], rules: string, cli: string 
   }
 }
 
-function takeSample(milter: RunningMilter, samplesFile: string, tS: number): SoakSample {
+/**
+ * Keys the shipped rules' classes get from `sessions` sessions of milter-load: session s has client
+ * address s mod DISTINCT and sender s mod DISTINCT (worker.c), so ip, sender and ip+sender each bring
+ * min(sessions, DISTINCT) keys, and the addresses spread over the 16,384 /24s of a /10 (network keys).
+ */
+export function distinctKeys(sessions: number): number {
+  const perClass = Math.min(sessions, DISTINCT);
+  return 3 * perClass + Math.min(sessions, 16_384);
+}
+
+/** Sum of the sizes of the files in `dir` (LevelDB's is flat). */
+function directoryBytes(dir: string): number {
+  let bytes = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      try {
+        bytes += statSync(join(dir, name)).size;
+      } catch {
+        // removed by a compaction between the listing and the stat
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return bytes;
+}
+
+function takeSample(milter: RunningMilter, samplesFile: string, levelDir: string, tS: number): SoakSample {
   const memory = processMemory(milter.mainPid);
   const inner = lastSamplerLine(samplesFile);
   return {
@@ -164,6 +218,10 @@ function takeSample(milter: RunningMilter, samplesFile: string, tS: number): Soa
     array_buffers_mib: mib(inner?.array_buffers),
     malloc_heap_mib: mib(inner?.malloc_heap),
     records: lastSweptRecords(milter.log()),
+    leveldb_mib: round1(directoryBytes(levelDir) / MIB),
+    loop_lag_p99_ms: inner?.loop_lag_p99_ms ?? NaN,
+    loop_lag_max_ms: inner?.loop_lag_max_ms ?? NaN,
+    loop_lag_p99_run_ms: inner?.loop_lag_p99_run_ms ?? NaN,
   };
 }
 
@@ -173,6 +231,9 @@ interface SamplerLine {
   external: number;
   array_buffers: number;
   malloc_heap: number;
+  loop_lag_p99_ms?: number;
+  loop_lag_max_ms?: number;
+  loop_lag_p99_run_ms?: number;
 }
 
 function lastSamplerLine(file: string): SamplerLine | undefined {
@@ -229,11 +290,11 @@ function nearest(samples: readonly SoakSample[], tS: number): SoakSample | undef
   return best;
 }
 
-const HEADER = '   t s   RSS MiB  anon  file  heap used  heap total  external  ArrayBuffers  malloc heap    records';
+const HEADER = '   t s   RSS MiB  anon  file  heap used  heap total  external  ArrayBuffers  malloc heap    records  LevelDB MiB  lag p99 ms  lag max ms';
 
 function formatSample(s: SoakSample): string {
   const cell = (n: number, width: number): string => (Number.isNaN(n) ? '-' : n.toFixed(1)).padStart(width);
-  return `${String(s.t_s).padStart(6)} ${cell(s.rss_mib, 9)} ${cell(s.rss_anon_mib, 5)} ${cell(s.rss_file_mib, 5)} ${cell(s.heap_used_mib, 10)} ${cell(s.heap_total_mib, 11)} ${cell(s.external_mib, 9)} ${cell(s.array_buffers_mib, 13)} ${cell(s.malloc_heap_mib, 12)} ${String(s.records ?? '-').padStart(10)}`;
+  return `${String(s.t_s).padStart(6)} ${cell(s.rss_mib, 9)} ${cell(s.rss_anon_mib, 5)} ${cell(s.rss_file_mib, 5)} ${cell(s.heap_used_mib, 10)} ${cell(s.heap_total_mib, 11)} ${cell(s.external_mib, 9)} ${cell(s.array_buffers_mib, 13)} ${cell(s.malloc_heap_mib, 12)} ${String(s.records ?? '-').padStart(10)} ${cell(s.leveldb_mib, 12)} ${cell(s.loop_lag_p99_ms, 11)} ${cell(s.loop_lag_max_ms, 11)}`;
 }
 
 async function main(): Promise<void> {
@@ -248,6 +309,7 @@ async function main(): Promise<void> {
   const growthFrom2 = result.growth(120);
   console.log(`${result.load.sessions_per_s.toFixed(0)} sessions/s (${rate === 'peak' ? 'closed loop' : `target ${result.sessions_per_s_target}`}), errors ${result.load.error_count}`);
   console.log(`RSS growth between minute 2 and minute ${minutes}: ${growthFrom2} %`);
+  console.log(`${result.load.sessions} sessions brought ${result.distinctKeys} distinct keys; LevelDB ${result.leveldbMean(60, 120)} MiB on average in minute 2, ${result.leveldbMean((minutes - 1) * 60, minutes * 60)} MiB in the last; event-loop lag p99 ${result.loopLagP99Ms} ms over the run`);
   const trims = result.sweeps.map((s) => s.trim_ms ?? 0);
   console.log(`${result.sweeps.length} sweeps removed records; malloc_trim after each took at most ${Math.max(0, ...trims)} ms`);
   const file = writeResult(`soak-${result.mode}.json`, {
@@ -260,6 +322,10 @@ async function main(): Promise<void> {
     sessions_per_s: result.load.sessions_per_s,
     errors: result.load.errors,
     rss_growth_from_minute_2_percent: growthFrom2,
+    distinct_keys: result.distinctKeys,
+    leveldb_mean_mib_minute_2: result.leveldbMean(60, 120),
+    leveldb_mean_mib_last_minute: result.leveldbMean((minutes - 1) * 60, minutes * 60),
+    loop_lag_p99_ms: result.loopLagP99Ms,
     samples: result.samples,
     sweeps: result.sweeps,
   });

@@ -28,6 +28,7 @@ import { renderRecord, renderRecords, TRACK_USAGE } from './track';
 import { openTrackingStore } from '../service/open-tracking';
 import { pointInTime, trackFilter, type TrackOptions } from '../tracking/track-query';
 import { REPLAY_USAGE, replayMailLogCommand, replayTrackingCommand, type ReplayRequest } from './replay';
+import { runRepair } from './repair';
 import { runScores, scoresRequest, SCORES_USAGE } from './scores';
 import { simulate } from './simulate';
 
@@ -48,7 +49,7 @@ const SHIPPED_RULES = join(PACKAGE_ROOT, 'rules', 'default.yml');
 /** The status page's files, built beside the compiled code (scripts/build-web.js). */
 const WEB_DIR = join(__dirname, '..', 'web');
 
-export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, NO_INPUT: 66, UNAVAILABLE: 69, CONFIG: 78 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, WARNINGS: 2, USAGE: 64, DAMAGED: 65, NO_INPUT: 66, UNAVAILABLE: 69, CONFIG: 78 } as const;
 
 const HELP = `Usage: floodgate <command> [options]
 
@@ -62,6 +63,8 @@ Commands:
   scores top [--class C] [-n N]    highest scores (C: ip, network, sender, ip+sender, ...)
   scores show KEY                  one key's score, e.g. ip:192.0.2.7
   scores reset KEY                 forget a key's score (the client is let through at once)
+  repair                           recover a damaged LevelDB store (service stopped): keeps a
+                                   copy of the damaged files beside it, then recovers what it can
   simulate --ip IP [--helo H] [--from ADDR] [--rcpt ADDR]... [--count N] [--interval 1s] [--rules FILE]
                                    dry-run sessions against the rules and print every decision
   track [--from A] [--to A] [--ip IP|CIDR] [--queue-id ID] [--answer A] [--rule R]
@@ -85,7 +88,8 @@ Options (every command):
 
 Signals (run): SIGHUP reloads configuration and rules, SIGTERM/SIGINT drain and stop.
 Exit codes: 0 ok, 1 runtime failure, 2 warnings (check-rules --strict), 64 usage error,
-66 a log file to replay cannot be read, 69 service or store unavailable, 78 configuration or rules error.
+65 LevelDB store damaged (run "floodgate repair"), 66 a log file to replay cannot be read,
+69 service or store unavailable, 78 configuration or rules error.
 `;
 
 const GLOBAL_OPTIONS = {
@@ -99,6 +103,7 @@ const COMMAND_OPTIONS = {
   run: { observe: { type: 'boolean' } },
   status: { json: { type: 'boolean' } },
   reload: {},
+  repair: {},
   'check-rules': { strict: { type: 'boolean' } },
   scores: { class: { type: 'string' }, n: { type: 'string', short: 'n' } },
   simulate: {
@@ -204,6 +209,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'replay':
         return await runReplay(loadServiceConfig(configFile), rest, values);
+      case 'repair':
+        return noArguments('repair') ?? (await runRepair(loadServiceConfig(configFile), process.stdout), EXIT.OK);
       case 'simulate':
         return noArguments('simulate') ?? (await runSimulate(loadServiceConfig(configFile), values as SimulateValues));
       default:
@@ -215,7 +222,10 @@ export async function main(argv: string[]): Promise<number> {
     const code = (error as FloodgateError).code;
     // A recipient map the rules name but that cannot be loaded is a configuration error too.
     if (code === 'FG_ERR_REPLAY_INPUT') return EXIT.NO_INPUT;
-    return code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP' ? EXIT.CONFIG : code === 'FG_ERR_STORE_UNAVAILABLE' || code === 'FG_ERR_TRACKING' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
+    if (code === 'FG_ERR_CONFIG' || code === 'FG_ERR_RECIPIENT_MAP') return EXIT.CONFIG;
+    // 65 (EX_DATAERR), not 69: the unit's RestartPreventExitStatus= keeps systemd from restarting into the same damage.
+    if (code === 'FG_ERR_STORE_DAMAGED') return EXIT.DAMAGED;
+    return code === 'FG_ERR_STORE_UNAVAILABLE' || code === 'FG_ERR_TRACKING' ? EXIT.UNAVAILABLE : EXIT.FAILURE;
   }
 }
 

@@ -70,13 +70,13 @@ export class Operations {
   async status(): Promise<StatusReport> {
     const s = this.sources;
     const loaded = s.rules();
-    const now = this.now();
     const top = this.top(undefined, 5);
     return {
       version: s.version,
       pid: process.pid,
       startedAt: new Date(s.startedAt).toISOString(),
-      uptimeSeconds: Math.round((now - s.startedAt) / 1000),
+      // The process's own monotonic uptime: a wall clock stepped back would make (now - startedAt) negative.
+      uptimeSeconds: Math.round(process.uptime()),
       mode: s.mode(),
       rules: { file: loaded.ruleSet.source, sha256: loaded.sha256, count: loaded.ruleSet.rules.length, loadedAt: new Date(loaded.loadedAt).toISOString(), warnings: [...loaded.ruleSet.warnings] },
       mta: { ...s.mta(), ...s.mtaTotals() },

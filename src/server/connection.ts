@@ -9,7 +9,11 @@ import type { MilterHandler } from '../session/handler';
 export interface ConnectionLimits {
   /** Largest packet accepted from the MTA. */
   maxFrameBytes: number;
-  /** Longest silence while a packet is incomplete (an MTA never pauses mid-packet). */
+  /**
+   * Longest time from a packet's first byte to its last: a deadline, not a silence timeout, so that
+   * a client dripping a byte every few seconds cannot hold a connection and its buffer for ever.
+   * An MTA writes each packet at once (Postfix: one write per packet); it never needs seconds.
+   */
   frameTimeoutMs: number;
   /** Longest silence between packets; long, because MTAs keep the socket open during DATA transfer. */
   idleTimeoutMs: number;
@@ -40,6 +44,7 @@ export class MilterConnection {
   private readonly queue: MilterCommand[] = [];
   private pumping = false;
   private midFrame = false;
+  private frameDeadline: NodeJS.Timeout | undefined;
   private ended = false;
 
   constructor(
@@ -55,7 +60,7 @@ export class MilterConnection {
     this.session = new MilterSession(id, handler, (bytes) => this.write(bytes), sessionOptions);
     socket.setTimeout(limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('timeout', () => this.fail(new FloodgateError('FG_ERR_TIMEOUT', this.midFrame ? 'MTA stalled in the middle of a packet' : 'MTA connection idle too long')));
+    socket.on('timeout', () => this.fail(new FloodgateError('FG_ERR_TIMEOUT', 'MTA connection idle too long')));
     socket.on('error', () => this.socket.destroy());
     socket.on('close', () => this.onClose());
   }
@@ -87,10 +92,13 @@ export class MilterConnection {
     // Not after QUIT: the socket closes next, and the FIN carries the ACK.
     const last = commands[commands.length - 1];
     if (this.quickAck && last?.kind !== 'quit' && (this.quickAck.policy === 'every-read' || midFrame || !this.session.answers(last))) this.quickAck.ackNow();
-    if (midFrame !== this.midFrame) {
-      this.midFrame = midFrame;
-      this.socket.setTimeout(midFrame ? this.limits.frameTimeoutMs : this.limits.idleTimeoutMs);
+    // The deadline runs from the chunk that began the incomplete packet: a chunk that completed one
+    // packet and began the next restarts it.
+    if (!midFrame || commands.length > 0 || !this.midFrame) this.clearFrameDeadline();
+    if (midFrame && this.frameDeadline === undefined) {
+      this.frameDeadline = setTimeout(() => this.fail(new FloodgateError('FG_ERR_TIMEOUT', `MTA did not complete a packet within ${this.limits.frameTimeoutMs} ms`)), this.limits.frameTimeoutMs);
     }
+    this.midFrame = midFrame;
     if (commands.length === 0) return;
     this.queue.push(...commands);
     if (this.queue.length > MAX_QUEUED_COMMANDS) this.socket.pause();
@@ -128,7 +136,13 @@ export class MilterConnection {
     this.socket.destroy();
   }
 
+  private clearFrameDeadline(): void {
+    clearTimeout(this.frameDeadline);
+    this.frameDeadline = undefined;
+  }
+
   private onClose(): void {
+    this.clearFrameDeadline();
     this.ended = true;
     this.queue.length = 0;
     void this.session.dispose().finally(() => this.events.closed(this.id));

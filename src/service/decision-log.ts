@@ -5,7 +5,23 @@ import type { Decision, SessionContext } from '../session/handler';
 import type { DecisionStage, HandlerStage } from '../session/session';
 import type { ServerEvents } from '../server/milter-server';
 
+/** Refusals after the first are counted for this long and then logged as one line. */
+const REFUSAL_SUMMARY_MS = 10_000;
+
 export function decisionLog(logger: Logger): ServerEvents {
+  // A connection flood (5,000 connections against max_connections: 1000, in the fault test) would
+  // otherwise write a line per refused connection: the first is logged at once, the rest as a count.
+  let refusalsHeld = 0;
+  let refusalTimer: NodeJS.Timeout | undefined;
+  let lastRefusal = { reason: '', remote: '' };
+  const summariseRefusals = (): void => {
+    refusalTimer = undefined;
+    if (refusalsHeld === 0) return;
+    logger.warn('MTA connections refused', { count: refusalsHeld, ...lastRefusal, period_ms: REFUSAL_SUMMARY_MS });
+    refusalsHeld = 0;
+    refusalTimer = setTimeout(summariseRefusals, REFUSAL_SUMMARY_MS);
+    refusalTimer.unref();
+  };
   // Build a decision's line only when debug is on (it is on the hot path).
   // Compared by hand: winston's isDebugEnabled() builds arrays and a closure per call (3.6 % of all the
   // bytes allocated per session, measured); our one transport has no level of its own to consult.
@@ -45,7 +61,14 @@ export function decisionLog(logger: Logger): ServerEvents {
       logger.warn('native facility unavailable, running without it', { feature, reason });
     },
     connectionRefused(reason: string, remote: string) {
-      logger.warn('MTA connection refused', { reason, remote });
+      if (refusalTimer === undefined) {
+        logger.warn('MTA connection refused', { reason, remote });
+        refusalTimer = setTimeout(summariseRefusals, REFUSAL_SUMMARY_MS);
+        refusalTimer.unref();
+        return;
+      }
+      refusalsHeld += 1;
+      lastRefusal = { reason, remote };
     },
   };
 }

@@ -32,6 +32,12 @@ async function openBackend(config: ServiceConfig, logger?: Logger): Promise<Scor
   if (config.storeBackend === 'memory') return withTimeout(new MemoryStore(), config.storeTimeoutMs);
   if (config.storeBackend === 'redis') return withScanTimeout(await openRedis(config, logger), config.storeTimeoutMs);
   const store = await LevelStore.open(`${config.stateDir}/scores`);
+  if (logger && store.droppedOnOpen.length > 0) {
+    // LevelDB opened the directory by skipping damaged log records: the scores in them are gone, say so once.
+    logger.warn('score store: LevelDB skipped damaged records while opening; their scores are lost', {
+      code: 'FG_ERR_STORE_DAMAGED', directory: store.directory, leveldb_log: store.droppedOnOpen.slice(0, 5),
+    });
+  }
   if (logger) {
     store.startSweeper({
       intervalMs: config.storeSweepIntervalMs,

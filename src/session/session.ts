@@ -247,7 +247,9 @@ export class MilterSession implements SessionContext {
   /** A non-blocking tarpit, with keep-alive progress packets where the MTA allows them. */
   private wait(seconds: number, progressAllowed: boolean): Promise<number> {
     const ms = Math.max(0, Math.min(seconds * 1000, this.options.maxDelayMs));
-    const started = Date.now();
+    // Measured on the monotonic clock: a wall clock stepped during the delay (NTP, an operator) would
+    // otherwise report it as an hour negative or a day long in the log and the tarpit histogram.
+    const started = performance.now();
     return new Promise((resolve) => {
       const finish = setTimeout(() => {
         this.timers.delete(finish);
@@ -255,7 +257,7 @@ export class MilterSession implements SessionContext {
           clearInterval(keepAlive);
           this.timers.delete(keepAlive);
         }
-        resolve(Date.now() - started);
+        resolve(Math.round(performance.now() - started));
       }, ms);
       this.timers.add(finish);
       let keepAlive: NodeJS.Timeout | undefined;

@@ -10,11 +10,12 @@
 import { Level } from 'level';
 import { addOne, applyUpdate, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, type StoredScore } from './decay';
 import { ensureDirectory } from './directory';
+import { asDamage, recordsDroppedOnOpen, refuseOrphanedFiles } from './level-damage';
 import { StoreError, toStoreError } from './errors';
 import { ScoreCache } from './level-cache';
 import { KeyFilter } from './key-filter';
 import { checkFormat, scanRecordKeys } from './level-format';
-import { INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
+import { FORMAT_KEY, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
 import { LevelWriter, type WriteBehindOptions } from './level-writer';
 import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { Sweeper, type SweeperOptions } from './sweeper';
@@ -57,6 +58,8 @@ interface Compactable {
 }
 
 export class LevelStore implements ScoreStore {
+  /** Lines of LevelDB's LOG about damaged log records it skipped while opening (scores lost); usually none. */
+  droppedOnOpen: string[] = [];
   private readonly cache: ScoreCache;
   private readonly writer: LevelWriter;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -74,20 +77,26 @@ export class LevelStore implements ScoreStore {
     private readonly options: LevelStoreOptions,
   ) {
     this.cache = new ScoreCache(db, options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, (key) => !this.filter.mayHave(key));
-    this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) });
+    this.writer = new LevelWriter(db, this.cache, { ...WRITE_BEHIND, ...definedOnly(options) }, () => this.startFreshLog(), () => this.reopenDatabase());
   }
 
-  /** Opens (creating if missing) the store in `directory`; StoreError if it cannot, e.g. another process holds it. */
+  /**
+   * Opens (creating if missing) the store in `directory`; StoreError if it cannot, e.g. another process
+   * holds it, and StoreDamagedError, leaving the files as they are, if they are damaged (level-damage.ts).
+   */
   static async open(directory: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     try {
       await ensureDirectory(directory);
     } catch (error) {
       throw new StoreError(`score store: cannot create the directory ${directory}: ${(error as Error).message}`, { cause: error });
     }
+    await refuseOrphanedFiles(directory);
     const db = new Level<string, string>(directory, { valueEncoding: 'utf8', cacheSize: BLOCK_CACHE_BYTES });
     try {
       await db.open();
     } catch (error) {
+      const damage = asDamage(directory, error);
+      if (damage) throw damage;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code === 'LEVEL_LOCKED'
         ? 'it is locked by another process (LevelDB allows one writer; is another floodgate running?)'
@@ -100,10 +109,12 @@ export class LevelStore implements ScoreStore {
       const records = await scanRecordKeys(db);
       const filter = new KeyFilter(2 * records);
       await scanRecordKeys(db, (text, from) => filter.add(text, from));
-      return new LevelStore(db, directory, records, filter, options);
+      const store = new LevelStore(db, directory, records, filter, options);
+      store.droppedOnOpen = await recordsDroppedOnOpen(directory);
+      return store;
     } catch (error) {
       await db.close().catch(() => undefined);
-      throw toStoreError(error, `opening ${directory}`);
+      throw asDamage(directory, error) ?? toStoreError(error, `opening ${directory}`);
     }
   }
 
@@ -293,6 +304,22 @@ export class LevelStore implements ScoreStore {
     const result = apply(slots);
     this.cache.evictOverflow();
     return result;
+  }
+
+  /**
+   * LevelDB's CompactRange first writes the memory table to a table file and switches to a new log;
+   * the one-key range makes the rest of the compaction next to nothing. See level-writer.ts for why.
+   */
+  private async startFreshLog(): Promise<void> {
+    const db = this.db as unknown as Partial<Compactable>;
+    if (typeof db.compactRange === 'function') await db.compactRange(FORMAT_KEY, FORMAT_KEY);
+  }
+
+  /** Clears an error LevelDB keeps until reopened (see level-writer.ts); calls meanwhile fail as store errors. */
+  private async reopenDatabase(): Promise<void> {
+    if (this.closed) return;
+    await this.db.close();
+    if (!this.closed) await this.db.open();
   }
 
   private async compactNow(): Promise<void> {

@@ -15,10 +15,25 @@
 // retried every `retryMs`; until a retry succeeds `failure` is set and LevelStore rejects every call
 // with it (StoreError), so the service applies on_store_error instead of answering from scores that
 // may never reach the disk.
+//
+// After a failed batch: a write that failed half-way (ENOSPC) leaves a torn record in LevelDB's log,
+// and LevelDB appends the later batches after it. They are served from its memory table meanwhile, but
+// reopening the directory replays the log and drops everything from the torn record to the end of its
+// 32 KiB block and beyond (measured: every score written before and after a disk-full episode lost at
+// the next start). So the first batch that lands after a failure calls `afterRecovery`, which moves
+// LevelDB's memory table into a table file and starts a fresh log, leaving the torn one obsolete.
+//
+// A full disk can also fail LevelDB's own background write of a table file. LevelDB then keeps that
+// error and refuses every later write, even once there is room again, until the database is reopened
+// (measured: 50 retries after the space was freed, all refused, and close() too). So every
+// REOPEN_EVERY-th consecutive failure, the retry first reopens the database (`reopen`).
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { ScoreCache } from './level-cache';
 import { INDEX_VALUE, encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
+
+/** Consecutive failed batches (one a retryMs) after which a retry reopens LevelDB first. */
+const REOPEN_EVERY = 3;
 
 export interface WriteBehindOptions {
   /** Longest time a change waits before its batch is started. */
@@ -34,6 +49,8 @@ export interface WriteBehindOptions {
 export class LevelWriter {
   /** Set while a batch has failed and not yet been written by a retry. */
   failure: StoreError | undefined;
+  /** Batches failed in a row; reset when one lands. */
+  private failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private batch: Promise<void> | undefined;
   private roomWaiters: Array<() => void> = [];
@@ -42,6 +59,8 @@ export class LevelWriter {
     private readonly db: Level<string, string>,
     private readonly cache: ScoreCache,
     private readonly options: WriteBehindOptions,
+    private readonly afterRecovery: () => Promise<void> = async () => undefined,
+    private readonly reopen: () => Promise<void> = async () => undefined,
   ) {}
 
   /** True when calls should wait for room() before changing anything. */
@@ -111,7 +130,12 @@ export class LevelWriter {
 
   private landed(taken: Map<string, number>): void {
     this.batch = undefined;
+    if (this.failure !== undefined) {
+      // A failure of this call shows again as the next batch's failure (LevelDB keeps a failed background write's error).
+      void this.afterRecovery().catch(() => undefined);
+    }
     this.failure = undefined;
+    this.failures = 0;
     if (this.cache.writing === taken) this.cache.writing = new Map();
     this.cache.evictOverflow();
     this.scheduleNext();
@@ -126,10 +150,24 @@ export class LevelWriter {
       this.cache.dirty.set(key, slot);
     }
     this.cache.writing = new Map();
+    this.failures += 1;
     this.wakeRoomWaiters();
-    this.timer = setTimeout(() => this.startBatch(), this.options.retryMs);
+    this.timer = setTimeout(() => this.retry(), this.options.retryMs);
     // A store nobody closes must not stay alive only to retry.
     this.timer.unref();
+  }
+
+  private retry(): void {
+    this.timer = undefined;
+    if (this.failures % REOPEN_EVERY !== 0) return this.startBatch();
+    // While reopening, `batch` is set so that nothing else starts one; a failed reopen counts as a failed batch.
+    this.batch = this.reopen().then(
+      () => {
+        this.batch = undefined;
+        this.startBatch();
+      },
+      (error: unknown) => this.failed(new Map(), new Map(), error),
+    );
   }
 
   private scheduleNext(): void {

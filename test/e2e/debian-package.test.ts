@@ -132,12 +132,18 @@ function rcptVerdict(result: SendMailResult, index = 0): string {
   return reply ? `${reply.code}` : `no rcpt (${result.failedAt})`;
 }
 
-test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfails a flood after 60 recipients", async () => {
+function send(rcpts: string[], n: number): Promise<SendMailResult> {
+  return sendMail(postfix!.smtpPort, { helo: 'pc.customer.example', xclient: `ADDR=${FLOODER} NAME=[UNAVAILABLE]`, from: `user${n}@example.org`, rcpts });
+}
+
+/** Runs the unit's ExecStart as systemd would (its user, group, umask, directories, notify socket); resolves at READY=1. */
+async function startUnitService(): Promise<{ service: TrackedProcess; dirs: Record<string, string> }> {
   const user = unitValue(unit, 'Service.User');
   const group = unitValue(unit, 'Service.Group');
   const dirs = prepareDirectories(user, group);
   chmodSync(work, 0o755); // the notification socket lives here and the service's user must reach it
-  notify = await startNotifySocket(work);
+  notify ??= await startNotifySocket(work);
+  const seen = notify.messages().length;
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: '/var/lib/floodgate', USER: user, LOGNAME: user, ...dirs,
@@ -146,18 +152,23 @@ test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfai
   };
   const argv = execArgv(unitValue(unit, 'Service.ExecStart'), env);
   const umask = unitValue(unit, 'Service.UMask');
-  service = spawnTracked('setpriv', ['--reuid', user, '--regid', group, '--init-groups', '--', 'sh', '-c', `umask ${umask} && exec "$@"`, 'sh', ...argv], { env, cwd: '/' });
-  await notify.waitForMessage((m) => m.startsWith('READY=1'), 20_000).catch((error: Error) => {
-    throw new Error(`${error.message}\nservice output:\n${service?.output()}`);
+  const started = spawnTracked('setpriv', ['--reuid', user, '--regid', group, '--init-groups', '--', 'sh', '-c', `umask ${umask} && exec "$@"`, 'sh', ...argv], { env, cwd: '/' });
+  await notify.waitForMessage((m) => m.startsWith('READY=1'), 20_000, seen).catch((error: Error) => {
+    throw new Error(`${error.message}\nservice output:\n${started.output()}`);
   });
+  return { service: started, dirs };
+}
+
+test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfails a flood after 60 recipients", async () => {
+  const started = await startUnitService();
+  service = started.service;
+  const dirs = started.dirs;
   expect(await sh('stat', ['-c', '%U:%G %a', SOCKET])).toBe('floodgate:postfix 660\n');
 
   // The documented main.cf line is smtpd_milters = unix:/floodgate/floodgate.sock, relative to
   // Debian's chrooted smtpd in /var/spool/postfix. The rig's queue is private and its smtpd is not
   // chrooted, so it names the same socket by its absolute path. smtpd runs as user postfix.
   postfix = await startPostfix({ milter: `unix:${SOCKET}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
-  const send = (rcpts: string[], n: number) =>
-    sendMail(postfix!.smtpPort, { helo: 'pc.customer.example', xclient: `ADDR=${FLOODER} NAME=[UNAVAILABLE]`, from: `user${n}@example.org`, rcpts });
 
   // Shipped rules: a point per recipient; above 40 a 2 s delay, above 60 a 451.
   const burst = await send(Array.from({ length: 40 }, (_, i) => `friend${i}@example.com`), 0);
@@ -186,6 +197,38 @@ test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfai
   expect(notify.messages()).toContain('STOPPING=1');
   expect(service.output()).toMatch(/^\{"answer":"tempfail","client":"192\.0\.2\.80",/m); // the answer line (the decision line is debug)
   expect(service.output()).not.toMatch(/"level":"(warn|error)"/);
+});
+
+test("SIGKILL: the unit's Restart= brings it back (no systemd here: the test restarts ExecStart as systemd would), on the same socket, with its scores", async () => {
+  // There is no running systemd on this machine, so what systemd would do is read from the unit:
+  // systemd.service(5) restarts a service killed by any signal but SIGHUP, SIGINT, SIGTERM and
+  // SIGPIPE under Restart=on-failure, on-abnormal and always, after RestartSec=.
+  expect(['on-failure', 'on-abnormal', 'always']).toContain(unitValue(unit, 'Service.Restart'));
+  expect((unit.get('Service.SuccessExitStatus') ?? []).join(' ')).not.toMatch(/KILL/);
+  const restartMs = timeSpanUsec(unitValue(unit, 'Service.RestartSec')) / 1000;
+  // A damaged LevelDB directory exits 65, which must not be restarted into (fault-damaged-level.test.ts).
+  expect(unitValue(unit, 'Service.RestartPreventExitStatus').split(/\s+/)).toContain('65');
+
+  const first = await startUnitService();
+  service = first.service;
+  first.service.child.kill('SIGKILL');
+  expect((await first.service.exited).signal).toBe('SIGKILL');
+  // While it is down: Postfix's milter_default_action (tempfail) for new sessions.
+  const down = await send(['while-down@example.com'], 300);
+  expect(down.failedAt).toBe('mail');
+  expect(down.mail).toBeUndefined();
+  expect(down.transcript[down.transcript.length - 1]?.reply.raw).toMatch(/^451 4\.7\.1 /);
+
+  await new Promise((r) => setTimeout(r, restartMs));
+  const again = await startUnitService(); // removes the socket file the killed process left
+  service = again.service;
+  expect(await sh('stat', ['-c', '%U:%G %a', SOCKET])).toBe('floodgate:postfix 660\n');
+  // The flooder's score was on disk: still refused after the kill.
+  const refused = await send(['after-restart@example.com'], 301);
+  expect(refused.rcpts[0]?.raw).toMatch(/^451 4\.7\.1 Too much mail from your address/);
+  service.child.kill('SIGTERM');
+  expect((await service.exited).code).toBe(0);
+  rmSync(again.dirs.RUNTIME_DIRECTORY!, { recursive: true, force: true });
 });
 
 test('dpkg -r keeps scores and configuration; dpkg --purge leaves nothing behind', async () => {

@@ -118,6 +118,40 @@ describe('deadlines, limits and shutdown', () => {
     await server.close(100);
   });
 
+  test('a client dripping a packet a byte at a time is cut frame_timeout after its first byte (issue 19)', async () => {
+    const { server, log } = await startMilter(verdictHandler(), undefined, { limits: { maxFrameBytes: 1 << 20, frameTimeoutMs: 500, idleTimeoutMs: 60_000 } });
+    const mta = await MtaClient.open({ port: server.port });
+    await mta.negotiate();
+    const started = Date.now();
+    // A byte every 100 ms: never silent for the 500 ms a silence timeout would wait for.
+    const drip = setInterval(() => mta.raw(Buffer.from([0])), 100);
+    mta.raw(Buffer.from([0, 0, 0x10, 0])); // a packet announced as 4,096 bytes
+    await mta.waitClosed(3000).finally(() => clearInterval(drip));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(log.protocolErrors).toEqual([expect.objectContaining({ code: 'FG_ERR_TIMEOUT', message: 'MTA did not complete a packet within 500 ms' })]);
+    await server.close(100);
+  });
+
+  test('packets split across reads, each completed in time, are never cut', async () => {
+    const { server, log } = await startMilter(verdictHandler(), undefined, { limits: { maxFrameBytes: 1 << 20, frameTimeoutMs: 300, idleTimeoutMs: 60_000 } });
+    const mta = await MtaClient.open({ port: server.port });
+    await mta.negotiate();
+    // Eight 200 ms steps, each completing one NOOP-like macro packet and starting the next: 1.6 s
+    // mid-packet in all, but no packet open for longer than 200 ms.
+    const macro = Buffer.from([0, 0, 0, 2, 0x44, 0x43]); // SMFIC_MACRO for CONNECT, no macros
+    mta.raw(macro.subarray(0, 3));
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      mta.raw(Buffer.concat([macro.subarray(3), macro.subarray(0, 3)]));
+    }
+    mta.raw(macro.subarray(3));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(mta.closed).toBe(false);
+    expect(log.protocolErrors).toEqual([]);
+    mta.close();
+    await server.close(100);
+  });
+
   test('an idle connection between packets is kept until the idle timeout', async () => {
     const { server, log } = await startMilter(verdictHandler(), undefined, { limits: { maxFrameBytes: 1 << 20, frameTimeoutMs: 100, idleTimeoutMs: 600 } });
     const mta = await MtaClient.open({ port: server.port });

@@ -16,10 +16,19 @@ export interface FloodgateProcess {
 /** The "listening" line in the JSON or the text log format. */
 const LISTENING = /"message":"listening"|^\S+ info listening /m;
 
+export interface LaunchOptions {
+  /** A command that runs node for us, e.g. ['prlimit', '--nofile=256', '--'] (the fault tests). */
+  wrapper?: string[];
+  /** Extra environment, e.g. LD_PRELOAD for libfaketime. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** `cli`: the compiled CLI to run; the default is this checkout's, as seen from test/support (compiled copies pass their own). */
-export async function startFloodgateProcess(configFile: string, cli = CLI): Promise<FloodgateProcess> {
+export async function startFloodgateProcess(configFile: string, cli = CLI, launch: LaunchOptions = {}): Promise<FloodgateProcess> {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run test:full does)`);
-  const child = spawnTracked(process.execPath, [cli, 'run', '--config', configFile]);
+  const argv = [process.execPath, cli, 'run', '--config', configFile];
+  const [command, ...args] = [...(launch.wrapper ?? []), ...argv];
+  const child = spawnTracked(command!, args, launch.env ? { env: { ...process.env, ...launch.env } } : {});
   await waitFor(() => LISTENING.test(child.output()) || child.child.exitCode !== null, 10_000, () => `floodgate to listen; output:\n${child.output()}`);
   if (child.child.exitCode !== null) throw new Error(`floodgate exited with ${child.child.exitCode}:\n${child.output()}`);
   return {

@@ -183,6 +183,55 @@ export async function startSentinel(primary: RedisServer, name = 'mymaster'): Pr
   return { url: `redis://127.0.0.1:${port}`, destroy };
 }
 
+export interface SentinelGroup {
+  readonly urls: string[];
+  /** The primary's port as the sentinels report it now (SENTINEL get-master-addr-by-name). */
+  primaryPort(): Promise<number>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * `count` sentinels (Debian's redis-sentinel command) watching `primary` as `name` with quorum
+ * `quorum`: a primary silent for `downAfterMs` is failed over to a replica. Each sentinel gets its
+ * own writable directory and config file (sentinels rewrite it with what they learn).
+ */
+export async function startSentinels(primary: RedisServer, opts: { count?: number; quorum?: number; name?: string; downAfterMs?: number } = {}): Promise<SentinelGroup> {
+  const { count = 3, quorum = 2, name = 'mymaster', downAfterMs = 1000 } = opts;
+  const started: Array<{ port: number; child: TrackedProcess; dir: string }> = [];
+  const destroy = async (): Promise<void> => {
+    await Promise.all(started.map((s) => s.child.kill(5000)));
+    for (const s of started) rmSync(s.dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'fg-sentinel-'));
+      const port = await freePort();
+      const conf = join(dir, 'sentinel.conf');
+      writeFileSync(conf, [
+        `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'daemonize no',
+        `sentinel monitor ${name} 127.0.0.1 ${primary.port} ${quorum}`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+        `sentinel failover-timeout ${name} 10000`, `sentinel parallel-syncs ${name} 1`, '',
+      ].join('\n'));
+      const child = spawnTracked('redis-sentinel', [conf]);
+      started.push({ port, child, dir });
+      await waitFor(() => child.output().includes(`+monitor master ${name}`) || child.child.exitCode !== null, 10_000, () => `sentinel on port ${port}; output:\n${child.output()}`, 20);
+      if (child.child.exitCode !== null) throw new Error(`redis-sentinel exited with ${child.child.exitCode}:\n${child.output()}`);
+    }
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+  return {
+    urls: started.map((s) => `redis://127.0.0.1:${s.port}`),
+    async primaryPort() {
+      const answer = await runCommand('redis-cli', ['-p', String(started[0]!.port), 'SENTINEL', 'get-master-addr-by-name', name], { timeoutMs: 5000 });
+      return Number(answer.stdout.trim().split('\n')[1]);
+    },
+    destroy,
+  };
+}
+
 /** A throw-away CA and a server certificate for 127.0.0.1 (EC keys: quick to make), in `dir`. */
 export function tlsFiles(dir: string): TlsFiles {
   const files = { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };

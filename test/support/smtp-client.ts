@@ -11,6 +11,8 @@ export interface SmtpReply {
   raw: string;
   /** Milliseconds from sending the command (or connecting, for the greeting) to the reply's last line. */
   elapsedMs: number;
+  /** Date.now() when the reply's last line arrived. */
+  receivedAt: number;
 }
 
 export interface SmtpClient {
@@ -138,6 +140,7 @@ class SmtpConnection implements SmtpClient {
         text: this.partial.join('\n'),
         raw: this.partialRaw,
         elapsedMs: Date.now() - this.sentAt,
+        receivedAt: Date.now(),
       };
       this.partial = [];
       this.partialRaw = '';

@@ -44,3 +44,28 @@ describe('decisionLog', () => {
     expect(lines).toHaveLength(1);
   });
 });
+
+describe('decisionLog: refused MTA connections (issue 19)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('the first refusal is logged at once, the rest of a flood as one count per 10 s, then single lines again', async () => {
+    jest.useFakeTimers();
+    const { events, lines } = setUp('info');
+    const refuse = (n: number) => { for (let i = 0; i < n; i++) events.connectionRefused('connection limit 1000 reached', '127.0.0.1'); };
+    const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    refuse(4000);
+    jest.advanceTimersByTime(10_000);
+    refuse(5);
+    jest.advanceTimersByTime(10_000);
+    jest.advanceTimersByTime(10_000); // a quiet period: nothing to summarise, and the next refusal is logged at once
+    refuse(1);
+    jest.useRealTimers();
+    await flush();
+    expect(logged()).toEqual([
+      expect.objectContaining({ level: 'warn', message: 'MTA connection refused', reason: 'connection limit 1000 reached', remote: '127.0.0.1' }),
+      expect.objectContaining({ level: 'warn', message: 'MTA connections refused', count: 3999, period_ms: 10_000 }),
+      expect.objectContaining({ level: 'warn', message: 'MTA connections refused', count: 5 }),
+      expect.objectContaining({ level: 'warn', message: 'MTA connection refused' }),
+    ]);
+  });
+});
