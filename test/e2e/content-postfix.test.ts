@@ -3,7 +3,7 @@
 // the client's reply, Postfix's hold queue. Tracking copies (`track:`) by sender and by a rule that
 // fired land as .eml files. With no content rule, the body is negotiated away.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Proto } from '../../src/milter/constants';
@@ -11,10 +11,10 @@ import { compose, EXTRA_CONTENT_RULES, exampleContentRules, nestedVbsMessage } f
 import { startFloodgateProcess } from '../support/floodgate-process';
 import { MtaClient } from '../support/mta-client';
 import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked } from '../support/processes';
+import type { PostfixRig } from '../support/postfix-rig';
 import { sendMail } from '../support/smtp-client';
-import { startSmtpSink, type ReceivedMessage, type SmtpSink } from '../support/smtp-sink';
+import type { ReceivedMessage, SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -28,25 +28,18 @@ const TRACK = `track:
     rules: [executable-attachment]
 `;
 const COPIES = join(dir, 'state', 'copies');
+let rig: FloodgateBehindPostfix;
 let sink: SmtpSink;
 let postfix: PostfixRig;
 let milterPort: number;
 
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  milterPort = await freePort();
   writeFileSync(join(dir, 'content.yml'), exampleContentRules(EXTRA_CONTENT_RULES) + TRACK);
-  writeFileSync(join(dir, 'floodgate.yml'), `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nrules: content.yml\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
-  await startFloodgateProcess(join(dir, 'floodgate.yml'));
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'rules: content.yml\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n');
+  ({ sink, postfix, milterPort } = rig);
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 async function send(body: string, rcpts = ['bob@example.com', 'carol@example.net'], client = CLIENT) {
   return sendMail(postfix.smtpPort, { helo: 'mail.sender.example', xclient: `ADDR=${client} NAME=[UNAVAILABLE]`, from: 'alice@sender.example', rcpts, body });

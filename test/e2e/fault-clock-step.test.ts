@@ -2,16 +2,16 @@
 // process under libfaketime, Debian's faketime package) while mail flows through a real Postfix on
 // the real clock. Scores must stay finite and non-negative, a step back must not release or inflate a
 // flooder, delays must last what the rules say, and a day forward must expire the scores.
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
+import { floodgateCli, type FloodgateProcess } from '../support/floodgate-process';
 import { acceptedButMissing, startMailLoad, tally, type MailLoad } from '../support/mail-load';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked, waitFor } from '../support/processes';
+import type { PostfixRig } from '../support/postfix-rig';
+import { waitFor } from '../support/processes';
 import { sendMail } from '../support/smtp-client';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -59,15 +59,13 @@ let floodgate: FloodgateProcess;
 let configFile: string;
 let load: MailLoad;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
   if (!existsSync(LIBFAKETIME)) throw new Error(`${LIBFAKETIME} is missing: run scripts/install-test-deps.sh (Debian package faketime)`);
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   writeFileSync(join(dir, 'rules.yml'), RULES);
   writeFileSync(clockFile, '+0\n');
-  configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nstore: { sweep_interval: 1s }\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
-  floodgate = await startFloodgateProcess(configFile, undefined, {
+  rig = await startFloodgateBehindPostfix(dir, 'rules: rules.yml\nstore: { sweep_interval: 1s }\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n', {
     env: {
       LD_PRELOAD: LIBFAKETIME,
       FAKETIME_TIMESTAMP_FILE: clockFile,
@@ -77,16 +75,13 @@ beforeAll(async () => {
       FAKETIME_DONT_FAKE_MONOTONIC: '1',
     },
   });
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  ({ sink, postfix, floodgate, configFile } = rig);
   load = startMailLoad(postfix.smtpPort, [{ ip: NORMAL, concurrency: 1, pauseMs: 200 }], 'clock');
 });
 
 afterAll(async () => {
   await load?.stop();
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stopFloodgateBehindPostfix(rig, dir);
 });
 
 function send(ip: string, n: number) {

@@ -3,16 +3,16 @@
 // code the unit's RestartPreventExitStatus= names (no restart loop), leave the files as they were for
 // `floodgate repair`, and after the repair come back with the scores LevelDB could recover.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
 import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked, runCommand, waitFor } from '../support/processes';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { PostfixRig } from '../support/postfix-rig';
+import { runCommand, waitFor } from '../support/processes';
+import type { SmtpSink } from '../support/smtp-sink';
 import { parseUnit } from '../support/systemd-unit';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(90_000);
 
@@ -38,22 +38,15 @@ let postfix: PostfixRig;
 let floodgate: FloodgateProcess;
 let configFile: string;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   writeFileSync(join(dir, 'rules.yml'), RULES);
-  configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
-  floodgate = await startFloodgateProcess(configFile);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'rules: rules.yml\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n');
+  ({ sink, postfix, floodgate, configFile } = rig);
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 /** Checksums of LevelDB's data files; LOG, LOG.old and LOCK are its diary and lock, rewritten by every open attempt. */
 function dataFiles(at: string): Record<string, string> {

@@ -2,15 +2,15 @@
 // Postfix (an 8 MiB tmpfs the test mounts, as root, and fills with a file). on_store_error must apply,
 // be logged once, and writing must resume once the file is removed, with no score lost: the ones
 // answered before the disk filled, and after it was freed, are all on disk after a restart.
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
 import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
+import type { PostfixRig } from '../support/postfix-rig';
 import { killAllTracked, runCommand, waitFor } from '../support/processes';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(90_000);
 
@@ -38,27 +38,26 @@ let floodgate: FloodgateProcess;
 let configFile: string;
 let mounted = false;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('the disk-full test mounts a tmpfs: run it as root (CI does)');
   mkdirSync(state);
   const mount = await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', state]);
   if (mount.code !== 0) throw new Error(`mount -t tmpfs failed (${mount.code}): ${mount.stderr}`);
   mounted = true;
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   writeFileSync(join(dir, 'rules.yml'), RULES);
-  configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\non_store_error: tempfail\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
-  floodgate = await startFloodgateProcess(configFile);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'rules: rules.yml\non_store_error: tempfail\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n');
+  ({ sink, postfix, floodgate, configFile } = rig);
 });
 
 afterAll(async () => {
-  await postfix?.stop();
+  await rig?.postfix.stop();
   await killAllTracked();
-  await sink?.close();
+  await rig?.sink.close();
+  // Unmounted before the directory it is mounted on is removed.
   if (mounted) await runCommand('umount', [state]);
-  rmSync(dir, { recursive: true, force: true });
+  await stopFloodgateBehindPostfix(undefined, dir);
 });
 
 /** Writes 64 KiB blocks until the filesystem refuses one. */

@@ -1,15 +1,15 @@
 // Fault (issue 19): Floodgate SIGKILLed in the middle of a flood through a real Postfix, then restarted.
 // Postfix must apply milter_default_action (tempfail) while it is gone, every message Postfix accepted
 // must reach the next hop, and the scores on disk may miss only the write-behind window's updates.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
 import { acceptedButMissing, startMailLoad, tally, type LoadMessage } from '../support/mail-load';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked, waitFor } from '../support/processes';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { PostfixRig } from '../support/postfix-rig';
+import { waitFor } from '../support/processes';
+import type { SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(90_000);
 
@@ -39,22 +39,15 @@ let postfix: PostfixRig;
 let floodgate: FloodgateProcess;
 let configFile: string;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   writeFileSync(join(dir, 'rules.yml'), RULES);
-  configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n`);
-  floodgate = await startFloodgateProcess(configFile);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'rules: rules.yml\nhttp: { listen: "off" }\ntracking: { backend: "off" }\n');
+  ({ sink, postfix, floodgate, configFile } = rig);
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 async function scoreOnDisk(ip: string): Promise<number> {
   const shown = await floodgateCli('scores', 'show', `ip:${ip}`, '--config', configFile);

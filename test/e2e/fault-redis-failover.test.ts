@@ -2,16 +2,16 @@
 // while mail flows through a real Postfix. Floodgate, pointed at the sentinels, must follow the
 // switch, apply on_store_error only while no primary answers, and keep the flooder refused: the
 // limit holds across the switch because the flooder's score was replicated.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
+import type { FloodgateProcess } from '../support/floodgate-process';
 import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked, waitFor } from '../support/processes';
+import type { PostfixRig } from '../support/postfix-rig';
+import { waitFor } from '../support/processes';
 import { startRedis, startSentinels, type RedisServer, type SentinelGroup } from '../support/redis-rig';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -38,33 +38,29 @@ let primary: RedisServer;
 let replica: RedisServer;
 let sentinels: SentinelGroup;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
   primary = await startRedis();
   replica = await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]);
   await waitFor(async () => (await replica.cli('INFO', 'replication')).includes('master_link_status:up'), 10_000, 'the replica in sync');
   // Three sentinels, quorum two: a failover needs a majority, as in production.
   sentinels = await startSentinels(primary, { count: 3, quorum: 2, downAfterMs: 1000 });
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   writeFileSync(join(dir, 'rules.yml'), RULES);
-  const configFile = join(dir, 'floodgate.yml');
-  writeFileSync(configFile, [
-    `listen: inet:127.0.0.1:${milterPort}`, 'rules: rules.yml', 'state_dir: state', 'on_store_error: tempfail',
+  const settings = [
+    'rules: rules.yml', 'on_store_error: tempfail',
     'store:', '  backend: redis', '  timeout: 500ms', '  redis:',
     `    url: [${sentinels.urls.map((u) => `"${u}"`).join(', ')}]`, '    sentinel: { name: mymaster }', '    connect_timeout: 1s',
     'http: { listen: "off" }', 'tracking: { backend: "off" }', '',
-  ].join('\n'));
-  floodgate = await startFloodgateProcess(configFile);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  ].join('\n');
+  rig = await startFloodgateBehindPostfix(dir, settings);
+  ({ sink, postfix, floodgate } = rig);
 });
 
 afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
   await sentinels?.destroy();
   await Promise.all([primary?.destroy(), replica?.destroy()]);
-  rmSync(dir, { recursive: true, force: true });
+  await stopFloodgateBehindPostfix(rig, dir);
 });
 
 test('Sentinel failover mid-flood: on_store_error only during the switch, the flooder stays refused, mail flows after', async () => {

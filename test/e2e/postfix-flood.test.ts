@@ -1,13 +1,12 @@
 // A flood through real Postfix against the real `floodgate run` (shipped default rules, LevelDB on disk).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked } from '../support/processes';
+import type { PostfixRig } from '../support/postfix-rig';
 import { sendMail, type SendMailResult } from '../support/smtp-client';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -41,23 +40,20 @@ function rcptOutcome(r: SendMailResult): string {
   return rcpt.elapsedMs >= 150 ? 'delayed' : 'accepted';
 }
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
+  // The alert mails go to the same sink: its port is in the rules before Floodgate starts.
   sink = await startSmtpSink();
-  const milterPort = await freePort();
   rulesFile = join(dir, 'rules.yml');
   writeFileSync(rulesFile, shippedRulesWithAlert(sink.port));
-  configFile = join(dir, 'floodgate.yml');
   // max_delay cuts the shipped 2 s tarpit to 200 ms so that twenty delayed messages take seconds.
-  writeFileSync(configFile, `listen: inet:127.0.0.1:${milterPort}\nrules: rules.yml\nstate_dir: state\nlimits: { max_delay: 200ms }\nhttp: { listen: "off" }\n`);
-  floodgate = await startFloodgateProcess(configFile);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'rules: rules.yml\nlimits: { max_delay: 200ms }\nhttp: { listen: "off" }\n', { sink });
+  ({ postfix, floodgate, configFile } = rig);
 });
 
 afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stopFloodgateBehindPostfix(rig ?? { sink }, dir);
 });
 
 test('a flooding client is accepted, then delayed, then tempfailed while another client flows', async () => {

@@ -1,23 +1,20 @@
 // A flood through real Postfix while /metrics is scraped: the scrape passes promtool, and what it
 // counts is what Postfix logged (every milter-reject line is one refusal counted, each kind apart).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFloodgateProcess } from '../support/floodgate-process';
 import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked } from '../support/processes';
+import type { PostfixRig } from '../support/postfix-rig';
 import { sendMail } from '../support/smtp-client';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-metrics-'));
 const FLOODER = '192.0.2.80';
 const CLEAN = '192.0.2.81';
-let sink: SmtpSink;
 let postfix: PostfixRig;
 let httpPort: number;
 
@@ -39,23 +36,16 @@ function counter(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   httpPort = await freePort();
-  const config = join(dir, 'floodgate.yml');
   // The shipped rules (delay above 40, tempfail above 60 per client address); tarpits cut to 100 ms.
-  writeFileSync(config, `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nlimits: { max_delay: 100ms }\nhttp: { listen: "127.0.0.1:${httpPort}" }\n`);
-  await startFloodgateProcess(config);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, `limits: { max_delay: 100ms }\nhttp: { listen: "127.0.0.1:${httpPort}" }\n`);
+  ({ postfix } = rig);
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 test('refusals counted in /metrics equal the milter-reject lines Postfix logged, and promtool accepts every scrape', async () => {
   const scrapes: string[] = [];

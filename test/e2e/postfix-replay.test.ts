@@ -2,7 +2,7 @@
 // normal mail from two clients and a flood from a third (XCLIENT); replaying that Postfix's own log
 // through the same rules must give each recipient the answer Floodgate gave live (read from
 // Floodgate's answer log), and replaying the tracking log through stricter rules must list the changes.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRuleSet } from '../../src/rules/loader';
@@ -11,12 +11,11 @@ import type { ReplayReport } from '../../src/replay/replay-report';
 import type { RecipientOutcome } from '../../src/replay/session-runner';
 import type { TrackingReplayReport } from '../../src/replay/tracking-replay';
 import { launchChromium } from '../support/browser';
-import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked } from '../support/processes';
+import { floodgateCli, type FloodgateProcess } from '../support/floodgate-process';
+import type { PostfixRig } from '../support/postfix-rig';
 import { sendMail } from '../support/smtp-client';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import type { SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -32,13 +31,12 @@ let postfix: PostfixRig;
 let floodgate: FloodgateProcess;
 let delivered = 0;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   // The shipped rules (no `rules:`), tarpits cut to 50 ms; tracking on (SQLite under state_dir).
-  writeFileSync(config, `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nlimits: { max_delay: 50ms }\nhttp: { listen: "off" }\n`);
-  floodgate = await startFloodgateProcess(config);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'limits: { max_delay: 50ms }\nhttp: { listen: "off" }\n');
+  ({ sink, postfix, floodgate } = rig);
   for (const [i, ip] of CLEAN.entries()) {
     for (let n = 0; n < 3; n++) {
       // The last recipient is outside relay_domains: Postfix refuses it itself (rejected_by_mta).
@@ -60,12 +58,7 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, 1500));
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 /** `client|sender|recipient`, the recipient's identity in both logs. */
 const id = (client: string | undefined, sender: string | undefined, recipient: string | undefined) => `${client}|${sender}|${recipient}`;

@@ -1,45 +1,40 @@
 // Tracking into a real PostgreSQL through real Postfix, with the server stopped in the middle: mail
 // keeps flowing, the records that could not be written are counted, and writing resumes when the
 // server is back.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrackingRecord } from '../../src/tracking/tracking-record';
-import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
+import { floodgateCli, type FloodgateProcess } from '../support/floodgate-process';
 import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
+import type { PostfixRig } from '../support/postfix-rig';
 import { startPostgres, type PostgresServer } from '../support/postgres-rig';
-import { killAllTracked, waitFor } from '../support/processes';
+import { waitFor } from '../support/processes';
 import { sendMail } from '../support/smtp-client';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(180_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-tracking-pg-'));
 const config = join(dir, 'floodgate.yml');
-let sink: SmtpSink;
 let postfix: PostfixRig;
 let postgres: PostgresServer;
 let floodgate: FloodgateProcess;
 let httpPort: number;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
   postgres = await startPostgres();
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   httpPort = await freePort();
-  writeFileSync(config, `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nhttp: { listen: "127.0.0.1:${httpPort}" }\ntracking: { backend: postgres, url: "${postgres.url}" }\n`);
-  floodgate = await startFloodgateProcess(config);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, `http: { listen: "127.0.0.1:${httpPort}" }\ntracking: { backend: postgres, url: "${postgres.url}" }\n`);
+  ({ postfix, floodgate } = rig);
 });
 
 afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
+  await stopFloodgateBehindPostfix(rig, dir);
   await postgres?.destroy();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function metric(series: string): Promise<number> {

@@ -2,16 +2,14 @@
 // message Postfix queued is in the tracking database with its sender, recipients and answer, every
 // refused session with its rule and key, and `floodgate track` finds them by client and by queue id
 // while the service runs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrackingRecord } from '../../src/tracking/tracking-record';
-import { floodgateCli, startFloodgateProcess } from '../support/floodgate-process';
-import { freePort } from '../support/ports';
-import { startPostfix, type PostfixRig } from '../support/postfix-rig';
-import { killAllTracked } from '../support/processes';
+import { floodgateCli } from '../support/floodgate-process';
+import type { PostfixRig } from '../support/postfix-rig';
 import { sendMail, type SendMailResult } from '../support/smtp-client';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
 
 jest.setTimeout(120_000);
 
@@ -19,25 +17,18 @@ const dir = mkdtempSync(join(tmpdir(), 'fg-tracking-'));
 const config = join(dir, 'floodgate.yml');
 const FLOODER = '192.0.2.90';
 const CLEAN = ['192.0.2.91', '192.0.2.92'];
-let sink: SmtpSink;
 let postfix: PostfixRig;
 
+let rig: FloodgateBehindPostfix;
+
 beforeAll(async () => {
-  sink = await startSmtpSink();
-  const milterPort = await freePort();
   // The shipped rules (delay above 40, tempfail above 60 per client address), tarpits cut to 50 ms;
   // tracking is on by default (SQLite under state_dir).
-  writeFileSync(config, `listen: inet:127.0.0.1:${milterPort}\nstate_dir: state\nlimits: { max_delay: 50ms }\nhttp: { listen: "off" }\n`);
-  await startFloodgateProcess(config);
-  postfix = await startPostfix({ milter: `inet:127.0.0.1:${milterPort}`, relayPort: sink.port, milterDefaultAction: 'tempfail' });
+  rig = await startFloodgateBehindPostfix(dir, 'limits: { max_delay: 50ms }\nhttp: { listen: "off" }\n');
+  ({ postfix } = rig);
 });
 
-afterAll(async () => {
-  await postfix?.stop();
-  await killAllTracked();
-  await sink?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopFloodgateBehindPostfix(rig, dir));
 
 function queueIdOf(result: SendMailResult): string | undefined {
   return /queued as ([0-9A-Za-z]+)/.exec(result.endOfData?.raw ?? '')?.[1];
