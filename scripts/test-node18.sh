@@ -61,8 +61,7 @@ wait "$pid" && pid= || { cat "$work/service.log" >&2; echo "test-node18: the ser
 grep -q '"stopped"' "$work/service.log"
 echo "test-node18: service started, answered the admin socket and stopped under node $v"
 
-# The wire fuzzer ran its 100,000 conversations under the main run; here it checks node 18 with
-# fewer, a few seconds of load: 20,000 (9 s at full CPU) once starved the timing-bound SQLite
-# reader test running beside it.
-FLOODGATE_FUZZ_CONVERSATIONS=${FLOODGATE_FUZZ_CONVERSATIONS:-5000} \
-  "${node18[@]}" node_modules/jest/bin/jest.js --selectProjects integration --maxWorkers=2 "$@"
+"${node18[@]}" node_modules/jest/bin/jest.js --selectProjects integration --maxWorkers=2 "$@"
+# The wire fuzzer, alone as in the main run; 100,000 conversations ran there, 20,000 check node 18.
+FLOODGATE_FUZZ_CONVERSATIONS=${FLOODGATE_FUZZ_CONVERSATIONS:-20000} \
+  "${node18[@]}" node_modules/jest/bin/jest.js --selectProjects fuzz --runInBand

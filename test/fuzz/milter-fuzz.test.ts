@@ -5,7 +5,8 @@
 // line per connection, a bad length always logged, and the unmutated corpus still answered as captured.
 //
 // FLOODGATE_FUZZ_SEED=n replays a run (the seed is printed); FLOODGATE_FUZZ_CONVERSATIONS=n sets
-// the count (default 100,000).
+// the count (default 100,000). Its own jest project, run alone (scripts/test-full.sh): ~30 s at full
+// CPU starved a timing-bound test (the SQLite reader of sqlite-tracking-store.test.ts) beside it.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
