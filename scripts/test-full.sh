@@ -15,5 +15,7 @@ export FLOODGATE_DEB
 npx jest --maxWorkers=2 --selectProjects unit integration e2e "$@"
 # Minutes of load on the built service, with the machine to itself (its figures are rates and memory).
 npx jest --selectProjects soak --runInBand
+# The wire fuzzer: 100,000 mutated conversations at full CPU, alone so that it starves no other test.
+npx jest --selectProjects fuzz --runInBand
 # The built service and the integration tests under Debian 12's own Node.js 18.
 bash scripts/test-node18.sh

@@ -62,3 +62,6 @@ grep -q '"stopped"' "$work/service.log"
 echo "test-node18: service started, answered the admin socket and stopped under node $v"
 
 "${node18[@]}" node_modules/jest/bin/jest.js --selectProjects integration --maxWorkers=2 "$@"
+# The wire fuzzer, alone as in the main run; 100,000 conversations ran there, 20,000 check node 18.
+FLOODGATE_FUZZ_CONVERSATIONS=${FLOODGATE_FUZZ_CONVERSATIONS:-20000} \
+  "${node18[@]}" node_modules/jest/bin/jest.js --selectProjects fuzz --runInBand

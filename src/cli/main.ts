@@ -321,6 +321,10 @@ async function runReload(config: ServiceConfig): Promise<number> {
 }
 
 async function run(configFile: string | undefined, observe: boolean): Promise<number> {
+  // LevelDB and SQLite create their files and directories with modes from the umask: started from
+  // a shell with umask 000, the scores would be world-writable (issue 19). Others never get write;
+  // the sockets get their documented modes by chmod whatever the umask.
+  process.umask(process.umask() | 0o022);
   // Handlers first: a SIGHUP or SIGTERM that arrives while the service starts (a tester or
   // systemd reacting to the "listening" line) must not kill the process with Node's default action.
   let running: RunningFloodgate | undefined;

@@ -25,8 +25,13 @@ export interface ReverseDnsReport {
  */
 export const MAX_FORWARD_LOOKUPS = 4;
 
+/** A compiled pattern: the rules layer's, which runs in linear time. */
+export interface NamePattern {
+  test(name: string): boolean;
+}
+
 /**
- * Regex sources (compile case-insensitive, e.g. with compilePattern) for generic end-user names,
+ * Regex sources (RE2 syntax, compile case-insensitive with compilePattern) for generic end-user names,
  * after the habits of Postfix pcre client checks, SpamAssassin's RDNS_DYNAMIC and policyd-weight.
  * Tokens are bounded by non-letters so `mail.dynamics-corp.com` and `mail.dslreports.com` pass.
  */
@@ -35,7 +40,8 @@ export const DEFAULT_DYNAMIC_PTR_PATTERNS: readonly string[] = Object.freeze([
   '(?:^|[^0-9])[0-9]{1,3}[-.][0-9]{1,3}[-.][0-9]{1,3}[-.][0-9]{1,3}(?:[^0-9]|$)',
   // Access-technology tokens. They must be followed by two more labels so a company domain that
   // is such a word (cable.com, pool.example) is not hit; the token may carry digits (dip0, hsd1).
-  '(?:^|[^a-z])(?:dyn|dynamic|dynip|dhcp|dial|dialin|dialup|ppp|pppoe|dsl|adsl|vdsl|xdsl|sdsl|dslb|cable|catv|pool|pools|broadband|cpe|fios|hsd|dip)(?![a-z])[^.]*\\.[^.]+\\.',
+  // `(?:[^a-z.][^.]*)?` says "not followed by a letter" without a lookahead, which RE2 lacks.
+  '(?:^|[^a-z])(?:dyn|dynamic|dynip|dhcp|dial|dialin|dialup|ppp|pppoe|dsl|adsl|vdsl|xdsl|sdsl|dslb|cable|catv|pool|pools|broadband|cpe|fios|hsd|dip)(?:[^a-z.][^.]*)?\\.[^.]+\\.',
   // Words that are ordinary host names alone and generic only with an address-like number run
   // after them: host86-123-45-67, client-1-2, cust-24-5, ip-10-1-2-3, bb116-15-12-34. Plain
   // `static` is left out on purpose: static-1-2-3-4 (caught above) is end-user, but hosts named
@@ -50,7 +56,7 @@ export const DEFAULT_DYNAMIC_PTR_PATTERNS: readonly string[] = Object.freeze([
  * failure is no evidence of a forged name (Postfix answers 450, not 550, in the same case).
  * Never rejects; with deadlineMs, resolves by then ('unknown' if still waiting).
  */
-export function checkReverseDns(resolver: DnsLookup, ip: string, dynamicPatterns: readonly RegExp[], deadlineMs?: number): Promise<ReverseDnsReport> {
+export function checkReverseDns(resolver: DnsLookup, ip: string, dynamicPatterns: readonly NamePattern[], deadlineMs?: number): Promise<ReverseDnsReport> {
   const address = normaliseIp(ip);
   if (address === undefined) return Promise.resolve({ status: 'unknown', names: [] });
   const seen: string[] = [];
@@ -64,7 +70,7 @@ export function checkReverseDns(resolver: DnsLookup, ip: string, dynamicPatterns
 }
 
 /** `seen` receives the PTR names as soon as they are known, for a report cut short by the deadline. */
-async function verify(resolver: DnsLookup, address: string, dynamicPatterns: readonly RegExp[], seen: string[]): Promise<ReverseDnsReport> {
+async function verify(resolver: DnsLookup, address: string, dynamicPatterns: readonly NamePattern[], seen: string[]): Promise<ReverseDnsReport> {
   const ptr = await resolver.ptr(address);
   if (ptr.kind === 'nxdomain') return { status: 'none', names: [] };
   if (ptr.kind !== 'answer') return { status: 'unknown', names: [] };

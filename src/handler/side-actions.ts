@@ -58,12 +58,17 @@ export class SideActions {
     return m && ctx.message && m.index === ctx.message.index ? m.headers : [];
   }
 
+  /** Once per message: every RCPT over the threshold marks again, and one header says it all. */
   private mark(ctx: SessionContext, index: number, header: Modification): void {
     const m = this.marks.get(ctx);
     const current = m && m.index === index ? m : { index, headers: [] };
-    current.headers.push(header);
+    if (!current.headers.some((h) => sameModification(h, header))) current.headers.push(header);
     this.marks.set(ctx, current);
   }
+}
+
+function sameModification(a: Modification, b: Modification): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** What the lookups found, for the decision's log line: an operator must see why a list-based rule fired. */

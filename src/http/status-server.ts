@@ -79,10 +79,20 @@ export class StatusServer {
     const where = listen.kind === 'tcp' ? `${listen.host}:${listen.port}` : `unix:${listen.path}`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen for HTTP on ${where}: ${error.code ?? error.message} (http.listen)`)));
-      if (listen.kind === 'tcp') server.listen({ host: listen.host, port: listen.port }, () => resolve());
-      else server.listen(listen.path, () => resolve());
+      if (listen.kind === 'tcp') {
+        server.listen({ host: listen.host, port: listen.port }, () => resolve());
+        return;
+      }
+      // A reverse proxy on the same host connects as another user (www-data): group access, no
+      // others. bind() runs inside listen() and creates the socket under this umask, so it is never
+      // open to every local user, even for the moment before the chmod (the service's umask may be 0).
+      const previous = process.umask(0o117);
+      try {
+        server.listen(listen.path, () => resolve());
+      } finally {
+        process.umask(previous);
+      }
     });
-    // A reverse proxy on the same host connects as another user (www-data): group access, no others.
     if (listen.kind === 'unix') chmodSync(listen.path, 0o660);
   }
 

@@ -5,6 +5,7 @@ import { checkReverseDns, DEFAULT_DYNAMIC_PTR_PATTERNS, type ReverseDnsReport } 
 import type { RecipientMap } from '../recipients/recipient-map';
 import type { Facts, ListingFacts, ReputationFact, ReputationSettings } from '../rules/rule-set';
 import type { SessionContext } from '../session/handler';
+import { compilePattern, type TextPattern } from '../rules/pattern';
 
 export interface ReputationChecksOptions {
   settings: ReputationSettings;
@@ -30,7 +31,7 @@ export interface SessionLookups {
 export class ReputationChecks {
   private readonly dnsbl?: DnsListChecker;
   private readonly rhsbl?: DnsListChecker;
-  private readonly dynamicPtr: readonly RegExp[];
+  private readonly dynamicPtr: readonly TextPattern[];
   private readonly wanted: ReadonlySet<ReputationFact>;
   private readonly sessions = new WeakMap<SessionContext, SessionLookups>();
 
@@ -39,7 +40,7 @@ export class ReputationChecks {
     const counted = (kind: 'dnsbl' | 'rhsbl') => (onListResult ? { onResult: (result: DnsListResult) => onListResult(kind, result) } : {});
     if (settings.dnsbl.length > 0) this.dnsbl = new DnsListChecker(resolver, settings.dnsbl, onListEvent, counted('dnsbl'));
     if (settings.rhsbl.length > 0) this.rhsbl = new DnsListChecker(resolver, settings.rhsbl, onListEvent, counted('rhsbl'));
-    this.dynamicPtr = settings.dynamicPtr ?? DEFAULT_DYNAMIC_PTR_PATTERNS.map((p) => new RegExp(p, 'i'));
+    this.dynamicPtr = settings.dynamicPtr ?? DEFAULT_DYNAMIC_PTR_PATTERNS.map(compileShippedPattern);
     this.wanted = new Set([...settings.reads.values()].flatMap((set) => [...set]));
   }
   /** Every configured list and whether it is disabled now. */
@@ -118,4 +119,11 @@ function listing(reports: readonly DnsListReport[]): ListingFacts {
   let score = 0;
   for (const weight of weights.values()) score += weight;
   return { score, listedOn: new Set(weights.keys()) };
+}
+
+/** The shipped patterns are tested to compile; a failure here is a bug in Floodgate, not in the rules. */
+function compileShippedPattern(source: string): TextPattern {
+  const pattern = compilePattern(source);
+  if (typeof pattern === 'string') throw new Error(`shipped reverse-DNS pattern: ${pattern}`);
+  return pattern;
 }

@@ -1,6 +1,7 @@
 // Compiles a rule's `when` into a Condition, and refuses facts the rule's events never carry.
 import type { Condition, Facts, ListingFacts, ReputationFact, ReverseDnsStatus, RuleEvent } from './rule-set';
-import { buildSet, compilePattern, inlineEntries, type NamedList } from './lists';
+import { buildSet, inlineEntries, type NamedList } from './lists';
+import { compilePattern } from './pattern';
 import { normaliseAddress, normaliseHost } from '../net/normalise';
 import { durationMs } from '../config/duration';
 import { compileAttachment, compileKeywords } from './content-conditions';

@@ -1,7 +1,7 @@
 // The conditions on the message itself: keyword phrases in headers and body text, attachments.
-import picomatch from 'picomatch';
 import type { AttachmentInfo, MessageContent } from '../content/message-content';
-import { compilePattern } from './lists';
+import { compileGlob } from './glob';
+import { compilePattern, type TextPattern } from './pattern';
 import type { Facts } from './rule-set';
 import type { AttachmentSpec, KeywordsSpec, NodePath, RulesSource } from './schema';
 
@@ -141,9 +141,8 @@ const WRAPPER_EXTENSIONS = new Set(['gz', 'bz2', 'xz', 'zst', 'lz', 'lzma', 'z',
 export function compileAttachment(spec: AttachmentSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; find: (f: Facts) => string | undefined } {
   const tests: Array<(a: AttachmentInfo, name: string | undefined) => boolean> = [];
   if (spec.name) {
-    const globs = spec.name;
-    const isMatch = picomatch(globs, { nocase: true, dot: true, nobrace: false });
-    tests.push((_a, name) => name !== undefined && isMatch(name));
+    const globs = globsOf(spec.name, [...at, 'name'], source);
+    tests.push((_a, name) => name !== undefined && globs.some((g) => g.test(name)));
   }
   if (spec.name_matches !== undefined) {
     const pattern = compilePattern(spec.name_matches);
@@ -155,8 +154,8 @@ export function compileAttachment(spec: AttachmentSpec, at: NodePath, source: Ru
     tests.push((_a, name) => hasDoubleExtension(name) === wanted);
   }
   if (spec.type) {
-    const isType = picomatch(spec.type.map((t) => t.toLowerCase()), { nocase: true });
-    tests.push((a) => isType(a.type));
+    const types = globsOf(spec.type, [...at, 'type'], source);
+    tests.push((a) => types.some((g) => g.test(a.type)));
   }
   if (spec.size) {
     const over = spec.size.over;
@@ -170,6 +169,16 @@ export function compileAttachment(spec: AttachmentSpec, at: NodePath, source: Ru
     return undefined;
   };
   return { test: (f) => find(f) !== undefined, find };
+}
+
+function globsOf(globs: readonly string[], at: NodePath, source: RulesSource): TextPattern[] {
+  const compiled: TextPattern[] = [];
+  globs.forEach((glob, i) => {
+    const pattern = compileGlob(glob);
+    if (typeof pattern === 'string') source.error([...at, i], pattern);
+    else compiled.push(pattern);
+  });
+  return compiled;
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { SourceLocation } from './rule-set';
+import { compilePattern, type TextPattern } from './pattern';
 import { parseCidr, type Cidr } from '../net/cidr';
 import { normaliseAddress, normaliseHost, normaliseIp } from '../net/normalise';
 import { LIST_KINDS, type ListKind, type ListSpec, type RulesSource } from './schema';
@@ -65,24 +66,15 @@ class DomainSet implements ValueSet {
 }
 
 class PatternSet implements ValueSet {
-  private readonly patterns: RegExp[] = [];
+  private readonly patterns: TextPattern[] = [];
   get size(): number {
     return this.patterns.length;
   }
-  add(pattern: RegExp): void {
+  add(pattern: TextPattern): void {
     this.patterns.push(pattern);
   }
   has(value: string): boolean {
     return this.patterns.some((p) => p.test(value));
-  }
-}
-
-/** Case-insensitive regex; no `g` flag, whose lastIndex would make test() stateful. A problem text if invalid. */
-export function compilePattern(source: string): RegExp | string {
-  try {
-    return new RegExp(source, 'i');
-  } catch (error) {
-    return `invalid regular expression ${JSON.stringify(source)}: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
 }
 

@@ -1,7 +1,8 @@
 // Compiles the rules file's DNS list, reverse-DNS and recipient-map sections into ReputationSettings.
 import { isAbsolute, join, dirname } from 'node:path';
 import { parseAnswerFilter, type AnswerFilter } from '../net/answer-filter';
-import { compilePattern, fileEntries, inlineEntries, type ListEntry } from './lists';
+import { fileEntries, inlineEntries, type ListEntry } from './lists';
+import { compilePattern, type TextPattern } from './pattern';
 import { normaliseHost } from '../net/normalise';
 import { RECIPIENT_MAP_TYPES, type DnsListSettings, type RecipientMapSettings, type RecipientMapType, type ReputationFact, type ReputationSettings, type RuleEvent } from './rule-set';
 import type { DnsListSpec, RulesFileSpec, RulesSource } from './schema';
@@ -41,14 +42,14 @@ function compileDnsLists(section: 'dnsbl' | 'rhsbl', specs: Record<string, DnsLi
 }
 
 /** undefined: the shipped defaults apply (the DNS layer owns them). */
-function compileDynamicPatterns(spec: RulesFileSpec['reverse_dns'], source: RulesSource): RegExp[] | undefined {
+function compileDynamicPatterns(spec: RulesFileSpec['reverse_dns'], source: RulesSource): TextPattern[] | undefined {
   if (spec === undefined) return undefined;
   if (spec.dynamic !== undefined && spec.dynamic_file !== undefined) source.error(['reverse_dns'], 'reverse_dns needs one of dynamic or dynamic_file, not both', true);
   let entries: ListEntry[] | undefined;
   if (spec.dynamic_file !== undefined) entries = fileEntries(spec.dynamic_file, ['reverse_dns', 'dynamic_file'], source);
   else if (spec.dynamic !== undefined) entries = inlineEntries(spec.dynamic, ['reverse_dns', 'dynamic'], source);
   if (entries === undefined) return undefined;
-  const patterns: RegExp[] = [];
+  const patterns: TextPattern[] = [];
   for (const entry of entries) {
     const pattern = compilePattern(entry.text);
     if (typeof pattern === 'string') entry.report(pattern);

@@ -1,6 +1,7 @@
 // The compiled, frozen form of a rules file: what the engine evaluates. Built only by the loader.
 import type { AnswerFilter } from '../net/answer-filter';
 import type { MessageContent } from '../content/message-content';
+import type { TextPattern } from './pattern';
 import type { RejectCode, SmtpReply, TempfailCode } from '../milter/reply-text';
 
 /**
@@ -188,7 +189,7 @@ export interface ReputationSettings {
   readonly dnsbl: readonly DnsListSettings[];
   readonly rhsbl: readonly DnsListSettings[];
   /** Names of end-user lines (dynamic pools, DSL, cable): the `dynamic` reverse-DNS status; unset: the shipped patterns. */
-  readonly dynamicPtr?: readonly RegExp[];
+  readonly dynamicPtr?: readonly TextPattern[];
   readonly recipients?: RecipientMapSettings;
   readonly reads: ReadonlyMap<RuleEvent, ReadonlySet<ReputationFact>>;
 }

@@ -1,6 +1,7 @@
 // The Debian package end to end, as root on a machine without a running systemd: build (or take
 // $FLOODGATE_DEB), lintian, dpkg -i, systemd-analyze verify, the unit's own ExecStart run as the
-// unit's user answering a real Postfix, then dpkg -r and dpkg --purge leaving nothing behind.
+// unit's user answering a real Postfix, who may use its sockets, then dpkg -r and dpkg --purge
+// leaving nothing behind.
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,12 +11,14 @@ import { killAllTracked, runCommand, spawnTracked, waitFor, type TrackedProcess 
 import { sendMail, type SendMailResult } from '../support/smtp-client';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { execArgv, parseUnit, timeSpanUsec, unitValue, type UnitSettings } from '../support/systemd-unit';
+import { connectAs, EACCES } from '../support/unix-probe';
 
 jest.setTimeout(300_000);
 
 const REPO = resolve(__dirname, '..', '..');
 const UNIT_FILE = '/lib/systemd/system/floodgate.service';
 const SOCKET = '/var/spool/postfix/floodgate/floodgate.sock';
+const ADMIN_SOCKET = '/run/floodgate/admin.sock';
 const FLOODER = '192.0.2.80';
 const work = mkdtempSync(join(tmpdir(), 'fg-deb-'));
 // The places a package may leave files in; a purge must leave no new path named *floodgate* there.
@@ -137,7 +140,7 @@ function send(rcpts: string[], n: number): Promise<SendMailResult> {
 }
 
 /** Runs the unit's ExecStart as systemd would (its user, group, umask, directories, notify socket); resolves at READY=1. */
-async function startUnitService(): Promise<{ service: TrackedProcess; dirs: Record<string, string> }> {
+async function startUnitService(): Promise<{ service: TrackedProcess; dirs: Record<string, string>; user: string; group: string; env: NodeJS.ProcessEnv }> {
   const user = unitValue(unit, 'Service.User');
   const group = unitValue(unit, 'Service.Group');
   const dirs = prepareDirectories(user, group);
@@ -156,13 +159,13 @@ async function startUnitService(): Promise<{ service: TrackedProcess; dirs: Reco
   await notify.waitForMessage((m) => m.startsWith('READY=1'), 20_000, seen).catch((error: Error) => {
     throw new Error(`${error.message}\nservice output:\n${started.output()}`);
   });
-  return { service: started, dirs };
+  return { service: started, dirs, user, group, env };
 }
 
 test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfails a flood after 60 recipients", async () => {
   const started = await startUnitService();
   service = started.service;
-  const dirs = started.dirs;
+  const { dirs, user, group, env } = started;
   expect(await sh('stat', ['-c', '%U:%G %a', SOCKET])).toBe('floodgate:postfix 660\n');
 
   // The documented main.cf line is smtpd_milters = unix:/floodgate/floodgate.sock, relative to
@@ -184,6 +187,22 @@ test("the unit's ExecStart, as its user, is ready for a real Postfix and tempfai
 
   // The operator CLI as root reaches the service through /run/floodgate/admin.sock.
   expect(await sh('floodgate', ['scores', 'show', `ip:${FLOODER}`])).toMatch(/ip:192\.0\.2\.80\s+6[01]\.\d\d/);
+
+  // Issue 19, who may talk to it. The milter socket: smtpd's user postfix (it just delivered),
+  // not a user outside group postfix.
+  expect(await connectAs(SOCKET, 'postfix', 'postfix', 'init')).toBe('connected');
+  expect(await connectAs(SOCKET, 'nobody', 'nogroup')).toBe(EACCES);
+  // The admin socket: root (above) and the service's user, with the CLI as well; no one else.
+  expect(await sh('stat', ['-c', '%U:%G %a', ADMIN_SOCKET])).toBe(`${user}:${group} 600\n`);
+  expect(await connectAs(ADMIN_SOCKET, user, group, 'init')).toBe('connected');
+  const asService = await runCommand('setpriv', [`--reuid=${user}`, `--regid=${group}`, '--init-groups', '--', 'floodgate', 'scores', 'show', `ip:${FLOODER}`], { env: { PATH: env.PATH, HOME: env.HOME }, cwd: '/' });
+  expect(`${asService.code} ${asService.stdout}${asService.stderr}`).toMatch(/^0 [\s\S]*ip:192\.0\.2\.80\s+6[01]\.\d\d/);
+  expect(await connectAs(ADMIN_SOCKET, 'postfix', 'postfix', 'init')).toBe(EACCES);
+  expect(await connectAs(ADMIN_SOCKET, 'nobody', 'nogroup')).toBe(EACCES);
+  // Nothing it wrote (scores, tracking.sqlite, sockets) is writable by every user.
+  const written = await sh('ls', [dirs.STATE_DIRECTORY]);
+  expect([/^scores$/m.test(written), /^tracking\.sqlite$/m.test(written)]).toEqual([true, true]);
+  expect(await sh('find', [dirs.STATE_DIRECTORY, dirs.RUNTIME_DIRECTORY, '/var/spool/postfix/floodgate', '!', '-type', 'l', '-perm', '-0002'])).toBe('');
 
   // ExecReload, as systemd runs it, then a stop: RELOADING=1/READY=1, then STOPPING=1 and exit 0.
   const seen = notify.messages().length;

@@ -252,10 +252,12 @@ test('command words, per-command options, and hash-password', async () => {
   expect(await verifyPassword('wrong', hashed)).toBe(false);
 });
 
-test('a listener other hosts can reach without http.auth stops the start with exit 78 at http.listen', async () => {
+// Issue 19: every kind of address other hosts can reach is refused before anything is bound.
+test.each(['0.0.0.0', '[::]', '192.0.2.10', '[2001:db8::10]'])('a listener on %s without http.auth stops the start with exit 78 at http.listen', async (host) => {
   const open = join(dir, 'open.yml');
-  writeFileSync(open, `listen: inet:127.0.0.1:${await freePort()}\nstate_dir: open-state\nhttp:\n  listen: 0.0.0.0:${await freePort()}\n`);
+  const port = await freePort();
+  writeFileSync(open, `listen: inet:127.0.0.1:${await freePort()}\nstate_dir: open-state\nhttp:\n  listen: "${host}:${port}"\n`);
   const result = await floodgateCli('run', '--config', open);
   expect(result.code).toBe(78);
-  expect(result.stderr).toMatch(/open\.yml:4:11: http\.listen 0\.0\.0\.0:\d+ is reachable from other hosts: set http\.auth/);
+  expect(result.stderr).toContain(`open.yml:4:11: http.listen ${host}:${port} is reachable from other hosts: set http.auth`);
 });

@@ -1,10 +1,10 @@
 // Reverse DNS checks with a real CachingResolver against the test DNS server.
 import { CachingResolver } from '../../../src/dns/resolver';
 import { checkReverseDns, DEFAULT_DYNAMIC_PTR_PATTERNS } from '../../../src/dns/reverse-dns';
-import { compilePattern } from '../../../src/rules/lists';
+import { compilePattern, type TextPattern } from '../../../src/rules/pattern';
 import { startDnsServer, type TestDnsServer } from '../../support/dns-server';
 
-const PATTERNS = DEFAULT_DYNAMIC_PTR_PATTERNS.map((source) => compilePattern(source) as RegExp);
+const PATTERNS = DEFAULT_DYNAMIC_PTR_PATTERNS.map((source) => compilePattern(source) as TextPattern);
 
 let dns: TestDnsServer;
 let resolver: CachingResolver;

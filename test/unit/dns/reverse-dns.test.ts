@@ -1,7 +1,7 @@
 // FCrDNS statuses over a scripted lookup, and the shipped dynamic-name patterns on real-world names.
 import { checkReverseDns, DEFAULT_DYNAMIC_PTR_PATTERNS, MAX_FORWARD_LOOKUPS } from '../../../src/dns/reverse-dns';
 import type { DnsLookup, DnsOutcome } from '../../../src/dns/resolver';
-import { compilePattern } from '../../../src/rules/lists';
+import { compilePattern } from '../../../src/rules/pattern';
 
 type Outcome = DnsOutcome<string[]>;
 

@@ -58,6 +58,14 @@ test('a header mark set at RCPT is added at end of that message only', async () 
   expect((await handler.eom!(ctx(2))).modifications).toEqual([]);
 });
 
+// Found by the fuzz corpus's capture (issue 19): a message with four recipients over the threshold got five identical headers.
+test('a header mark is added once per message, however many of its events cross the threshold', async () => {
+  const handler = scoringHandler({ engine: new ScoringEngine(parseRuleSet(RULES.replace('above: 3', 'above: 30'), 'r.yml'), new MemoryStore()), logger: captureLog().logger, onStoreError: 'accept' });
+  const c = ctx();
+  for (const rcpt of ['<a@example.com>', '<b@example.com>', '<c@example.com>', '<d@example.com>']) await handler.rcpt!(c, rcpt, []);
+  expect((await handler.eom!(c)).modifications).toEqual([{ kind: 'addHeader', name: 'X-Floodgate', value: 'busy' }]);
+});
+
 test.each([
   ['accept', 'continue'],
   ['tempfail', 'tempfail'],
