@@ -45,7 +45,7 @@ export class OpenMessage {
   }
 
   body(chunk: Buffer): void | Promise<void> {
-    if (this.needs.body) return this.scanner.body(chunk);
+    if (this.needs.parseBody) return this.scanner.body(chunk);
   }
 
   /** Everything the scanner found; never rejects (the scanner reports failure as `unparseable`). */

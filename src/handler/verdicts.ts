@@ -16,9 +16,10 @@ export function needsOf(ruleSet: RuleSet, tracking = false): MilterNeeds {
   if (ruleSet.events.has('rcpt') || tracking || ruleSet.message.marks.has('redirect') || ruleSet.track.length > 0) stages.add('rcpt');
   const { message } = ruleSet;
   // Rules `on: header` are evaluated at the end of the header block; the fields themselves are sent
-  // only when some rule reads them, or the body, whose MIME structure the top header fields declare.
+  // only when some rule reads them or the parsed body (whose MIME structure they declare); the body
+  // when some rule reads it or its size.
   if (ruleSet.events.has('header')) stages.add('eoh');
-  if (message.headers || message.body) stages.add('header').add('eoh');
+  if (message.headers) stages.add('header').add('eoh');
   if (message.body) stages.add('body');
   // Header and body packets are only collected: their answer is always continue.
   const observeOnly = new Set<EventStage>(['header', 'body'].filter((s) => stages.has(s as EventStage)) as EventStage[]);

@@ -20,6 +20,8 @@ const AT_RCPT: readonly RuleEvent[] = ['rcpt'];
 const SIZE_EVENTS: readonly RuleEvent[] = ['mail', 'eom'];
 const HEADERS_KNOWN: readonly RuleEvent[] = ['header', 'eom'];
 const BODY_KNOWN: readonly RuleEvent[] = ['eom'];
+/** What reading the parsed body asks of the MTA: the fields that declare its structure, and the body. */
+const PARSED_BODY = { headers: true, body: true, parseBody: true } as const;
 
 /** Domain-like facts match a domain and its subdomains; address-like facts match exactly. */
 const TEXT_FACTS: Record<TextFact, { kind: 'domain' | 'address'; events: readonly RuleEvent[]; read(f: Facts): Value }> = {
@@ -47,7 +49,7 @@ export interface ConditionScope {
   readonly declaredLists: ReadonlySet<string>;
   readonly usedLists: Set<string>;
   /** What of the message the rule reads: the MTA is asked for headers and body only when some rule does. */
-  readonly message: { headers: boolean; body: boolean };
+  readonly message: { headers: boolean; body: boolean; parseBody: boolean };
   /** Finders of the attachment that made an `attachment` condition hold, for the reply's `{attachment}`. */
   readonly attachmentFinders: Array<(f: Facts) => string | undefined>;
   /** Names of the DNS lists the file declares, per kind; undefined when it declares none. */
@@ -93,14 +95,16 @@ export function compileWhen(when: WhenSpec | undefined, path: NodePath, scope: C
       case 'keywords': {
         const keywords = compileKeywords(when.keywords!, at, scope.source);
         requireEvents('keywords', keywords.readsBody ? BODY_KNOWN : HEADERS_KNOWN, at, scope);
-        scope.message.headers ||= keywords.readsHeaders;
+        // Parsing the body needs the header fields that declare its MIME structure.
+        scope.message.headers = true;
         scope.message.body ||= keywords.readsBody;
+        scope.message.parseBody ||= keywords.readsBody;
         parts.push(keywords.test);
         break;
       }
       case 'attachment': {
         requireEvents('attachment', BODY_KNOWN, at, scope);
-        scope.message.body = true;
+        Object.assign(scope.message, PARSED_BODY);
         const attachment = compileAttachment(when.attachment!, at, scope.source);
         scope.attachmentFinders.push(attachment.find);
         parts.push(attachment.test);
@@ -108,7 +112,7 @@ export function compileWhen(when: WhenSpec | undefined, path: NodePath, scope: C
       }
       case 'unparseable': {
         requireEvents('unparseable', BODY_KNOWN, at, scope);
-        scope.message.body = true;
+        Object.assign(scope.message, PARSED_BODY);
         const wanted = when.unparseable;
         parts.push((f) => f.content !== undefined && (f.content.unparseable !== undefined) === wanted);
         break;

@@ -28,7 +28,7 @@ interface KeywordScope {
  * `starts` and `ends` compare with a whole header value or a whole line of the body text;
  * `contains` looks inside a value, or anywhere in the body text (a phrase may span a line break).
  */
-export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; readsBody: boolean; readsHeaders: boolean } {
+export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesSource): { test: (f: Facts) => boolean; readsBody: boolean } {
   const places = new Set(spec.in ?? ['headers', 'body']);
   const headerNames = spec.headers ? [...new Set(spec.headers.map((h) => h.toLowerCase()))].sort() : undefined;
   const scope: KeywordScope = {
@@ -56,7 +56,7 @@ export function compileKeywords(spec: KeywordsSpec, at: NodePath, source: RulesS
     }
     return false;
   };
-  return { test, readsBody: scope.body, readsHeaders: scope.headers };
+  return { test, readsBody: scope.body };
 }
 
 /**

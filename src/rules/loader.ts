@@ -69,7 +69,7 @@ export function parseRuleSet(text: string, file: string, opts: RuleSetOptions = 
   for (const [name, s] of keyClasses) settings.set(name, { ...s, thresholds: thresholds.get(name) ?? [] });
   const events = new Set<RuleEvent>(EVENTS.filter((e) => rules.some((r) => r.events.has(e))));
   const reputation = { ...reputationLists, reads };
-  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, message: track.length > 0 ? { ...message, body: true, headers: true } : message, track, warnings: source.formattedWarnings() };
+  const ruleSet: RuleSet = { source: file, rules, keyClasses: settings, ...(alert ? { alert } : {}), events, reputation, message: track.length > 0 ? { ...message, headers: true, body: true, parseBody: true } : message, track, warnings: source.formattedWarnings() };
   return deepFreeze(ruleSet);
 }
 
@@ -110,7 +110,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
   const rules: Rule[] = [];
   const firstAt = new Map<string, number>();
   const usedLists = new Set<string>();
-  const messageReads = { headers: false, body: false };
+  const messageReads = { headers: false, body: false, parseBody: false };
   const dnsLists = {
     ...(spec.dnsbl ? { dnsbl: new Set(Object.keys(spec.dnsbl)) } : {}),
     ...(spec.rhsbl ? { rhsbl: new Set(Object.keys(spec.rhsbl)) } : {}),
@@ -128,7 +128,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
       lists,
       declaredLists: new Set(Object.keys(spec.lists ?? {})),
       usedLists,
-      message: { headers: false, body: false },
+      message: { headers: false, body: false, parseBody: false },
       attachmentFinders: [],
       dnsLists,
       // Declared is enough: a map with a bad type is reported once, at the map.
@@ -152,6 +152,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
     }
     messageReads.headers ||= scope.message.headers;
     messageReads.body ||= scope.message.body;
+    messageReads.parseBody ||= scope.message.parseBody;
     const finders = scope.attachmentFinders;
     const templateValues = finders.length > 0 ? (f: Facts) => ({ attachment: firstFound(finders, f) }) : undefined;
     if (action && 'reply' in action && action.reply && replyNames(action.reply.text, 'attachment') && !templateValues) {
@@ -175,6 +176,7 @@ function compileRules(spec: RulesFileSpec, source: RulesSource, lists: Map<strin
   const message: MessageNeeds = {
     headers: messageReads.headers,
     body: messageReads.body,
+    parseBody: messageReads.parseBody,
     marks: markKinds(rules),
     scan: {
       ...(scan.max_scan_bytes !== undefined ? { maxScanBytes: scan.max_scan_bytes } : {}),

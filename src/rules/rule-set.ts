@@ -204,8 +204,10 @@ export interface ScanSettings {
 export interface MessageNeeds {
   /** Some rule reads header fields (keywords in headers): the MTA sends the headers. */
   readonly headers: boolean;
-  /** Some rule reads the body (text, attachments, the size received, could-not-parse): the MTA streams it. */
+  /** Some rule reads the body (text, attachments, the size received, could-not-parse), or copies it: the MTA streams it. */
   readonly body: boolean;
+  /** The body's MIME structure is parsed (text, attachments, could-not-parse): not for its size alone. */
+  readonly parseBody: boolean;
   /** The kinds of change the rules make, so that the milter asks the MTA for those rights only. */
   readonly marks: ReadonlySet<'subject_prefix' | 'header' | 'redirect' | 'quarantine'>;
   readonly scan: ScanSettings;

@@ -21,7 +21,7 @@ export function compileTrackRules(spec: RulesFileSpec, source: RulesSource, list
       lists,
       declaredLists: new Set(Object.keys(spec.lists ?? {})),
       usedLists,
-      message: { headers: false, body: false },
+      message: { headers: false, body: false, parseBody: false },
       attachmentFinders: [],
       dnsLists: {},
       hasRecipientMap: false,

@@ -35,3 +35,18 @@ test('header marks ask ADDHDRS', () => {
   expect(needs.actions & Action.ADDHDRS).toBe(Action.ADDHDRS);
   expect(needs.rejectedRecipients).toBe(true);
 });
+
+describe('the message stages negotiated', () => {
+  const stagesOf = (rules: string) => [...needsOf(parseRuleSet(`keys: { ip: { half_life: 1m } }\nrules:\n${rules}`, 'r.yml')).stages].sort();
+  test('the size alone: the body, not the header fields', () => {
+    expect(stagesOf('  - { name: s, on: eom, when: { size: { over: 10 } }, add: { ip: 1 } }\n')).toEqual(['body', 'connect', 'helo', 'mail']);
+  });
+  test('keywords in headers: the fields and their end, not the body; in the body: all three', () => {
+    expect(stagesOf('  - { name: k, on: header, when: { keywords: { phrases: [x], in: [headers] } }, add: { ip: 1 } }\n')).toEqual(['connect', 'eoh', 'header', 'helo', 'mail']);
+    expect(stagesOf('  - { name: k, on: eom, when: { keywords: { phrases: [x] } }, add: { ip: 1 } }\n')).toEqual(['body', 'connect', 'eoh', 'header', 'helo', 'mail']);
+  });
+  test('a redirect needs every RCPT; a header-stage rule on the envelope only the end of the headers', () => {
+    expect(stagesOf('  - { name: r, on: eom, when: { keywords: { phrases: [x] } }, redirect: "s@example.org" }\n')).toContain('rcpt');
+    expect(stagesOf('  - { name: h, on: header, when: { client_ip: { in: [192.0.2.0/24] } }, add: { ip: 1 } }\n')).toEqual(['connect', 'eoh', 'helo', 'mail']);
+  });
+});

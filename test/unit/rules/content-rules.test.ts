@@ -86,7 +86,7 @@ ${EXAMPLE_KEYWORDS.replace(/^/gm, '      ')}
     expect(s.message).toMatchObject({ headers: true, body: false });
     expect([...s.events]).toEqual(['header']);
     expect(problems(`- { name: h, on: header, when: { keywords: { phrases: [x] } }, add: { ip: 1 } }`)).toMatch(/"keywords" is not known at header: it is available only at eom/);
-    expect(rules(`- { name: b, on: eom, when: { keywords: { phrases: [x] } }, add: { ip: 1 } }`).message).toMatchObject({ headers: true, body: true });
+    expect(rules(`- { name: b, on: eom, when: { keywords: { phrases: [x] } }, add: { ip: 1 } }`).message).toMatchObject({ headers: true, body: true, parseBody: true });
   });
 
   test('a threshold above the number of phrases is refused', () => {
@@ -150,7 +150,8 @@ describe('unparseable, session_age and size', () => {
 
   test('size at mail (declared) needs no body; at eom it does; size_kb points only there', () => {
     expect(rules(`- { name: s, on: mail, when: { size: { over: 10 } }, add: { ip: 1 } }`).message.body).toBe(false);
-    expect(rules(`- { name: s, on: eom, add: { ip: size_kb } }`).message.body).toBe(true);
+    expect(rules(`- { name: s, on: eom, add: { ip: size_kb } }`).message).toMatchObject({ headers: false, body: true, parseBody: false });
+    expect(rules(`- { name: s, on: eom, when: { size: { over: 10 } }, add: { ip: 1 } }`).message).toMatchObject({ headers: false, body: true, parseBody: false });
     expect(problems(`- { name: s, on: rcpt, add: { ip: size_kb } }`)).toMatch(/"size_kb" are known only at mail/);
     const s = rules(`- { name: s, on: mail, add: { ip: size_kb } }`);
     expect(plan(s, { event: 'mail', clientIp: '192.0.2.1', size: 3 * 1024 * 1024, macro: () => undefined }).updates[0]!.points).toBe(3072);

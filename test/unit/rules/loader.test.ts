@@ -37,7 +37,7 @@ describe('a complete rules file', () => {
       { name: 'odd-helo', location: at(41, 5), events: ['mail'], add: { ip: 5 }, ok: false, observe: true },
     ]);
     expect([...ruleSet.events]).toEqual(['connect', 'mail', 'rcpt']);
-    expect(ruleSet.message).toEqual({ headers: false, body: false, marks: new Set(), scan: {} });
+    expect(ruleSet.message).toEqual({ headers: false, body: false, parseBody: false, marks: new Set(), scan: {} });
   });
 
   test('conditions use the lists, including the list file', () => {
