@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
-import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
+import { acceptedButMissing, startMailLoad, tally, onePointPerRecipient } from '../support/mail-load';
 import type { PostfixRig } from '../support/postfix-rig';
 import { runCommand, waitFor } from '../support/processes';
 import type { SmtpSink } from '../support/smtp-sink';
@@ -21,17 +21,7 @@ const scores = join(dir, 'state', 'scores');
 const FLOODER = '192.0.2.121';
 const NORMAL = '192.0.2.122';
 const UNIT = join(__dirname, '..', '..', 'packaging', 'debian', 'floodgate.service');
-const RULES = `keys:
-  ip: { half_life: 1d }
-rules:
-  - name: recipients
-    on: rcpt
-    add: { ip: 1 }
-thresholds:
-  ip:
-    - above: 60
-      tempfail: { code: "451", ext: "4.7.1", text: "Too much mail from your address" }
-`;
+const RULES = onePointPerRecipient(60);
 
 let sink: SmtpSink;
 let postfix: PostfixRig;

@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, unlinkSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
-import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
+import { acceptedButMissing, startMailLoad, tally, onePointPerRecipient } from '../support/mail-load';
 import type { PostfixRig } from '../support/postfix-rig';
 import { killAllTracked, runCommand, waitFor } from '../support/processes';
 import type { SmtpSink } from '../support/smtp-sink';
@@ -20,17 +20,7 @@ const filler = join(state, 'filler');
 const CLIENTS = ['192.0.2.131', '192.0.2.132'];
 const FAILED = '"message":"score store failed, applying on_store_error"';
 const AGAIN = '"message":"score store answers again"';
-const RULES = `keys:
-  ip: { half_life: 1d }
-rules:
-  - name: recipients
-    on: rcpt
-    add: { ip: 1 }
-thresholds:
-  ip:
-    - above: 1000000
-      tempfail: { code: "451", ext: "4.7.1", text: "unreachable in this test" }
-`;
+const RULES = onePointPerRecipient(1_000_000, 'unreachable in this test');
 
 let sink: SmtpSink;
 let postfix: PostfixRig;

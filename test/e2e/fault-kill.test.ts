@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { floodgateCli, startFloodgateProcess, type FloodgateProcess } from '../support/floodgate-process';
-import { acceptedButMissing, startMailLoad, tally, type LoadMessage } from '../support/mail-load';
+import { acceptedButMissing, startMailLoad, tally, type LoadMessage, onePointPerRecipient } from '../support/mail-load';
 import type { PostfixRig } from '../support/postfix-rig';
 import { waitFor } from '../support/processes';
 import type { SmtpSink } from '../support/smtp-sink';
@@ -22,17 +22,7 @@ const FLUSH_INTERVAL_MS = 5;
 // One point per recipient on the ip key, a day's half-life (under a minute of test it decays by
 // less than 0.05 %) and no threshold in reach: every RCPT Floodgate answered adds exactly one point,
 // so the score on disk after the kill counts the answers that were written.
-const RULES = `keys:
-  ip: { half_life: 1d }
-rules:
-  - name: recipients
-    on: rcpt
-    add: { ip: 1 }
-thresholds:
-  ip:
-    - above: 1000000
-      tempfail: { code: "451", ext: "4.7.1", text: "unreachable in this test" }
-`;
+const RULES = onePointPerRecipient(1_000_000, 'unreachable in this test');
 
 let sink: SmtpSink;
 let postfix: PostfixRig;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FloodgateProcess } from '../support/floodgate-process';
-import { acceptedButMissing, startMailLoad, tally } from '../support/mail-load';
+import { acceptedButMissing, startMailLoad, tally, onePointPerRecipient } from '../support/mail-load';
 import type { PostfixRig } from '../support/postfix-rig';
 import { waitFor } from '../support/processes';
 import { startRedis, startSentinels, type RedisServer, type SentinelGroup } from '../support/redis-rig';
@@ -19,17 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fg-fault-sentinel-'));
 const FLOODER = '192.0.2.151';
 const NORMAL = '192.0.2.152';
 const LIMIT = 30;
-const RULES = `keys:
-  ip: { half_life: 1d }
-rules:
-  - name: recipients
-    on: rcpt
-    add: { ip: 1 }
-thresholds:
-  ip:
-    - above: ${LIMIT}
-      tempfail: { code: "451", ext: "4.7.1", text: "Too much mail from your address" }
-`;
+const RULES = onePointPerRecipient(LIMIT);
 
 let sink: SmtpSink;
 let postfix: PostfixRig;

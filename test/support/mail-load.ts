@@ -96,3 +96,22 @@ export function tally(load: LoadMessage[]): Record<string, number> {
   }
   return counts;
 }
+
+/**
+ * The fault tests' rules: one point per recipient on the client's address, a day's half-life (a
+ * minute of test decays it by under 0.05 %), so a score counts the RCPTs Floodgate answered; above
+ * `limit` the client is tempfailed.
+ */
+export function onePointPerRecipient(limit: number, text = 'Too much mail from your address'): string {
+  return `keys:
+  ip: { half_life: 1d }
+rules:
+  - name: recipients
+    on: rcpt
+    add: { ip: 1 }
+thresholds:
+  ip:
+    - above: ${limit}
+      tempfail: { code: "451", ext: "4.7.1", text: "${text}" }
+`;
+}
