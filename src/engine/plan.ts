@@ -27,12 +27,15 @@ export interface Plan {
   marking: Rule[];
 }
 
+const NO_RULES: Rule[] = [];
+
 export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   const byKey = new Map<string, KeyUpdate>();
   const observed: Plan['observed'] = [];
   const ruleActions: Rule[] = [];
   const matched: Rule[] = [];
-  const marking: Rule[] = [];
+  // Most evaluations mark nothing: the shared empty list until a marking rule matches.
+  let marking: Rule[] = NO_RULES;
   for (const rule of ruleSet.rules) {
     if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
     matched.push(rule);
@@ -44,7 +47,7 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
       return { allowedBy: rule, updates: [...byKey.values()], observed, ruleActions, matched, marking };
     }
     if (rule.action && !rule.observe) ruleActions.push(rule);
-    if (rule.marks && !rule.observe) marking.push(rule);
+    if (rule.marks && !rule.observe) marking = [...marking, rule];
     const keys: string[] = [];
     for (const [keyClass, written] of rule.add) {
       const points = pointsFor(written, facts);

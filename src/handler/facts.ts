@@ -9,8 +9,6 @@ export interface EventDetail {
   /** Bytes received (eom). */
   size?: number;
   content?: MessageContent;
-  /** The clock, for the session's age. */
-  now?: number;
 }
 
 /** RFC 1870's SIZE=n on MAIL FROM; undefined when absent or not a number. */
@@ -44,7 +42,8 @@ function clientOf(connect: ConnectInfo): Client {
   return client;
 }
 
-export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}): Facts {
+/** `now`: the clock, for the session's age (unset: no age, as in tools that replay no session). */
+export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}, now?: number): Facts {
   const { ip, clientName } = ctx.connect ? clientOf(ctx.connect) : NO_CLIENT;
   const sender = ctx.message ? normaliseAddress(ctx.message.sender) : undefined;
   const recipient = detail.recipient === undefined ? undefined : normaliseAddress(detail.recipient);
@@ -63,7 +62,7 @@ export function factsFor(ctx: SessionContext, event: RuleEvent, detail: EventDet
     authUser: authUser ? normaliseAddress(authUser) : undefined,
     recipientRejectedByMta: event === 'rcpt' ? ctx.macro('{rcpt_mailer}') === 'error' : undefined,
     size,
-    sessionAgeMs: detail.now !== undefined && ctx.connectedAt !== undefined ? detail.now - ctx.connectedAt : undefined,
+    sessionAgeMs: now !== undefined && ctx.connectedAt !== undefined ? now - ctx.connectedAt : undefined,
     recipients: inMessage && ctx.message ? ctx.message.recipients.map(normaliseAddress) : undefined,
     content: detail.content,
     macro: (name) => ctx.macro(name),

@@ -99,7 +99,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
   }
 
   async function evaluate(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}): Promise<Answer> {
-    const plain = factsFor(ctx, event, { ...detail, now: now() });
+    const plain = factsFor(ctx, event, detail, now());
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
     const { action, evaluation } = await decide(ctx, event, facts);
     if (copies && evaluation) copies.ruleFired(ctx, evaluation.matched.map((r) => r.name));
@@ -158,11 +158,11 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     recorder?.messageEnded(ctx, verdictAction(verdict), content);
     // The answer does not wait for the copy's file to be closed and linked.
     if (copies) void copies.messageEnded(ctx, now());
-    const allMarks = [...(open?.marks ?? []), ...marks];
-    const changes = allMarks.length > 0 && letsThrough(verdict) && ctx.message
-      ? messageChanges(allMarks, { recipients: ctx.message.recipients, sender: ctx.message.sender, rawSubject: open?.rawSubject, subject: content?.subject })
-      : [];
-    return { verdict, modifications: [...sideActions.takeMarks(ctx), ...changes] };
+    const headerMarks = sideActions.takeMarks(ctx);
+    const allMarks = open && open.marks.length > 0 ? [...open.marks, ...marks] : marks;
+    if (allMarks.length === 0 || !letsThrough(verdict) || !ctx.message) return { verdict, modifications: headerMarks };
+    const changes = messageChanges(allMarks, { recipients: ctx.message.recipients, sender: ctx.message.sender, rawSubject: open?.rawSubject, subject: content?.subject });
+    return { verdict, modifications: [...headerMarks, ...changes] };
   }
 
   return {

@@ -69,7 +69,7 @@ export class SessionRunner {
     const evaluate = async (event: RuleEvent, time: number, recipient?: string, size?: number): Promise<Evaluation | undefined> => {
       if (!this.ruleSet.events.has(event)) return undefined;
       await this.advance(time);
-      const plain = factsFor(ctx, event, { recipient, size, now: time });
+      const plain = factsFor(ctx, event, { recipient, size }, time);
       const facts = this.enrich ? await this.enrich(ctx, plain) : plain;
       const evaluation = await this.engine.evaluate(facts);
       onStep?.({ ctx, event, ...(recipient === undefined ? {} : { recipient }), facts, evaluation });
