@@ -49,9 +49,19 @@ export class MessageScanner {
     if (MIME_FIELDS.has(key)) this.mimeHeaderBlock += headerLine(name, value, this.limits.maxHeaderBytes);
   }
 
-  /** The decoded header fields so far (all of them once endOfHeaders was called): what header-stage rules read. */
-  headersSoFar(): readonly HeaderField[] {
-    return this.headers;
+  /** After endOfHeaders: what header-stage rules read, the fields alone (no text, no attachments yet). */
+  headerContent(): MessageContent {
+    return {
+      headers: [...this.headers],
+      text: '',
+      textTruncated: false,
+      attachments: [],
+      size: this.size,
+      messageId: this.messageId,
+      subject: this.subject,
+      problems: [...this.scan.problems],
+      unparseable: undefined,
+    };
   }
 
   endOfHeaders(): void {

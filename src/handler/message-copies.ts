@@ -1,10 +1,11 @@
 // Tracking copies of whole messages: which `track:` entries a message may match (from its envelope,
 // at its first header), its bytes streamed to a copy meanwhile, and at its end kept in the folders
 // of the entries it matched (their `rules:` then known) or deleted.
-import type { TrackRule } from '../rules/rule-set';
+import type { Rule, TrackRule } from '../rules/rule-set';
 import type { MessageState, SessionContext } from '../session/handler';
 import type { CopyStore, MessageCopy } from '../tracking/copy-store';
 import { factsFor } from './facts';
+import { headerLine } from '../content/header-field';
 
 interface CopyInProgress {
   copy: MessageCopy;
@@ -28,18 +29,18 @@ export class MessageCopies {
     this.readsFiredRules = track.some((t) => t.rules !== undefined);
   }
 
-  ruleFired(ctx: SessionContext, names: readonly string[]): void {
-    if (!this.readsFiredRules || names.length === 0) return;
+  ruleFired(ctx: SessionContext, rules: readonly Rule[]): void {
+    if (!this.readsFiredRules || rules.length === 0) return;
     const owner: object = ctx.message ?? ctx;
     let set = this.fired.get(owner);
     if (!set) this.fired.set(owner, (set = new Set()));
-    for (const name of names) set.add(name);
+    for (const rule of rules) set.add(rule.name);
   }
 
   header(ctx: SessionContext, name: string, value: string): void {
     const copy = this.copyOf(ctx, true);
-    // As the MTA will write it: name, colon, space, the value with its folds as CRLF.
-    copy?.write(Buffer.from(`${name}: ${value.replace(/\r?\n/g, '\r\n')}\r\n`, 'utf8'));
+    // As the MTA will write it; a bare line end inside a value cannot start a field of its own.
+    copy?.write(Buffer.from(headerLine(name, value, Infinity), 'utf8'));
   }
 
   endOfHeaders(ctx: SessionContext): void {

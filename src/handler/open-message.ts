@@ -7,7 +7,6 @@ import type { MessageMarks, MessageNeeds } from '../rules/rule-set';
 export class OpenMessage {
   private readonly scanner: MessageScanner;
   private firstSubject: string | undefined;
-  private headerBytes = 0;
   private ended = false;
   /** Marks of rules that matched at the header stage, applied at end of message with the others. */
   readonly marks: MessageMarks[] = [];
@@ -21,27 +20,13 @@ export class OpenMessage {
 
   header(name: string, value: string): void {
     if (this.firstSubject === undefined && name.toLowerCase() === 'subject') this.firstSubject = value;
-    // name ": " value CRLF, as the MTA will write it.
-    this.headerBytes += name.length + value.length + 4;
     this.scanner.header(name, value);
   }
 
   /** The header block is complete: what the header-stage rules read (fields only). */
   endOfHeaders(): MessageContent {
     this.scanner.endOfHeaders();
-    const headers = this.scanner.headersSoFar();
-    const field = (name: string) => headers.find((h) => h.name.toLowerCase() === name)?.value;
-    return {
-      headers,
-      text: '',
-      textTruncated: false,
-      attachments: [],
-      size: this.headerBytes + 2,
-      messageId: field('message-id'),
-      subject: field('subject'),
-      problems: [],
-      unparseable: undefined,
-    };
+    return this.scanner.headerContent();
   }
 
   body(chunk: Buffer): void | Promise<void> {

@@ -102,7 +102,7 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     const plain = factsFor(ctx, event, detail, now());
     const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
     const { action, evaluation } = await decide(ctx, event, facts);
-    if (copies && evaluation) copies.ruleFired(ctx, evaluation.matched.map((r) => r.name));
+    if (copies && evaluation) copies.ruleFired(ctx, evaluation.matched);
     const given = observeOnly ? CONTINUE_ACTION : action;
     recorder?.event(ctx, event, facts, action, evaluation, given);
     // In observe mode nothing is changed: the matched rules are in the log and the record.

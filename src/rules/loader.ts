@@ -6,7 +6,7 @@ import { formatReplyText, type RejectCode, type SmtpReply, type TempfailCode } f
 import { compileWhen, type ConditionScope } from './conditions';
 import { compileLists, type NamedList } from './lists';
 import { compileReputation, readsByEvent } from './reputation-rules';
-import { compileMarks, markKinds } from './message-marks';
+import { checkHeaderMark, compileMarks, markKinds } from './message-marks';
 import { compileTrackRules } from './track-rules';
 import { BASE_KEY_CLASSES, type AlertSettings, type BaseKeyClass, type Facts, type KeyClass, type KeyClassSettings, type MessageNeeds, type Points, type Rule, type RuleAction, type RuleEvent, type RuleSet, type Threshold, type ThresholdAction } from './rule-set';
 import { EVENTS, RulesSource, type NodePath, type ReplySpec, type RuleSpec, type RulesFileSpec, type ThresholdSpec } from './schema';
@@ -23,7 +23,6 @@ export const DEFAULT_MAX_DELAY_MS = 25_000;
 const ACTIONS = ['delay', 'tempfail', 'reject', 'discard', 'ok', 'continue'] as const;
 /** Used when a reply gives a code but no text: libmilter refuses a reply without text. */
 const DEFAULT_TEXT = { tempfail: 'Too much mail, try again later', reject: 'Message refused' } as const;
-const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/; // RFC 5322 ftext: printable ASCII except ':'
 
 /** The base classes of a key class, in the order written: 'ip+sender' -> ['ip', 'sender']. */
 export function keyClassParts(keyClass: KeyClass): BaseKeyClass[] {
@@ -268,10 +267,7 @@ function compileThreshold(t: ThresholdSpec, path: NodePath, source: RulesSource,
     source.error(path, actions.length === 0 ? `threshold needs one action: ${ACTIONS.join(', ')}` : `threshold has ${actions.length} actions (${actions.join(', ')}): exactly one is allowed`);
   }
   if (t.mail && !hasAlert) source.error([...path, 'mail'], 'mail: true needs an alert section (relay, from, to)', true);
-  if (t.header) {
-    if (!HEADER_NAME.test(t.header.name)) source.error([...path, 'header', 'name'], `"${t.header.name}" is not a header name (printable ASCII, no ':' or space)`);
-    if (/[\r\n\0]/.test(t.header.value)) source.error([...path, 'header', 'value'], 'header value contains CR, LF or NUL');
-  }
+  if (t.header) checkHeaderMark(t.header, [...path, 'header'], source);
   if (bounds.length !== 1 || actions.length !== 1) return undefined;
   const action = compileAction(actions[0], t, path, source, limits);
   if (action === undefined) return undefined;

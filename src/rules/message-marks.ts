@@ -22,9 +22,7 @@ export function compileMarks(r: RuleSpec, path: NodePath, events: readonly RuleE
   if (early.length > 0) source.error([...path, written[0]], `${written.join(', ')} change the message, which exists only from header on; rule "${r.name}" is on ${early.join(', ')}`, true);
   if (r.ok) source.error(path, `rule "${r.name}" has ok: true and ${written.join(', ')}: an allow-list rule changes nothing`);
   const headers = (r.header === undefined ? [] : Array.isArray(r.header) ? r.header : [r.header]).map((h: HeaderMarkSpec, i: number) => {
-    const at = Array.isArray(r.header) ? [...path, 'header', i] : [...path, 'header'];
-    if (!HEADER_NAME.test(h.name)) source.error([...at, 'name'], `"${h.name}" is not a header name (printable ASCII, no ':' or space)`);
-    if (LINE_BREAK.test(h.value)) source.error([...at, 'value'], 'header value contains CR, LF or NUL');
+    checkHeaderMark(h, Array.isArray(r.header) ? [...path, 'header', i] : [...path, 'header'], source);
     return { name: h.name, value: h.value };
   });
   if (r.subject_prefix !== undefined && LINE_BREAK.test(r.subject_prefix)) source.error([...path, 'subject_prefix'], 'subject_prefix contains CR, LF or NUL');
@@ -43,6 +41,12 @@ export function compileMarks(r: RuleSpec, path: NodePath, events: readonly RuleE
     ...(r.redirect !== undefined ? { redirect: r.redirect } : {}),
     ...(r.quarantine !== undefined ? { quarantine: r.quarantine } : {}),
   };
+}
+
+/** A header a rule or a threshold adds: a name the MTAs accept, a value on one line. */
+export function checkHeaderMark(h: HeaderMarkSpec, at: NodePath, source: RulesSource): void {
+  if (!HEADER_NAME.test(h.name)) source.error([...at, 'name'], `"${h.name}" is not a header name (printable ASCII, no ':' or space)`);
+  if (LINE_BREAK.test(h.value)) source.error([...at, 'value'], 'header value contains CR, LF or NUL');
 }
 
 /** The kinds of change the enforced rules make (observe-only rules change nothing). */
