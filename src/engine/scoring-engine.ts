@@ -1,6 +1,6 @@
 // Evaluates one SMTP event: plan the points, apply them atomically in the store, decide.
 import type { Facts, Rule, RuleSet } from '../rules/rule-set';
-import type { ScoreStore } from '../store/score-store';
+import type { MaybePromise, ScoreStore } from '../store/score-store';
 import { decide, type Outcome, type ScoredKey } from './decide';
 import { plan, type Plan } from './plan';
 
@@ -15,16 +15,19 @@ export class ScoringEngine {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Throws the store's error (StoreError) when the store fails or times out; the caller applies the policy. */
-  async evaluate(facts: Facts): Promise<Evaluation> {
+  /**
+   * Throws or rejects with the store's error (StoreError) when the store fails or times out; the
+   * caller applies the policy. Answers at once, without a promise, when the store has the scores at once.
+   */
+  evaluate(facts: Facts): MaybePromise<Evaluation> {
     const planned = plan(this.ruleSet, facts);
     if (planned.allowedBy) return { kind: 'allowed', rule: planned.allowedBy, observed: planned.observed, matched: planned.matched };
     if (planned.updates.length === 0) return { kind: 'scored', outcome: decide(this.ruleSet, [], planned.ruleActions), observed: planned.observed, matched: planned.matched, marking: planned.marking, updated: 0, scored: [] };
-    const now = this.now();
-    const scores = await this.store.addMany(
-      planned.updates.map((u) => ({ key: u.key, points: u.points, halfLifeMs: u.halfLifeMs, ...(u.cap === undefined ? {} : { cap: u.cap }) })),
-      now,
-    );
+    const scores = this.store.addMany(planned.updates, this.now());
+    return scores instanceof Promise ? scores.then((s) => this.scored(planned, s)) : this.scored(planned, scores);
+  }
+
+  private scored(planned: Plan, scores: readonly number[]): Evaluation {
     const scored = planned.updates.map((update, i) => ({ update, score: scores[i]! }));
     const outcome = decide(this.ruleSet, scored, planned.ruleActions);
     return { kind: 'scored', outcome, observed: planned.observed, matched: planned.matched, marking: planned.marking, updated: planned.updates.length, scored };

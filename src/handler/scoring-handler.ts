@@ -5,6 +5,7 @@
 // This file only routes each negotiated event through them.
 import type { Logger } from '../log/logger';
 import type { Facts, MessageMarks, RuleEvent, ThresholdAction } from '../rules/rule-set';
+import { andThen, type MaybePromise } from '../store/maybe-promise';
 import { CONTINUE, type ConnectionDecision, type EomResult, type MessageState, type MilterHandler, type SessionContext, type Verdict } from '../session/handler';
 import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
 import { factsFor, type EventDetail } from './facts';
@@ -47,7 +48,15 @@ export interface ScoringHandlerOptions {
 }
 
 const CONTINUE_ACTION: ThresholdAction = Object.freeze({ kind: 'continue' });
+const ALLOW_ACTION: ThresholdAction = Object.freeze({ kind: 'ok' });
+const NO_DETAIL: EventDetail = Object.freeze({});
 const NO_MARKS: readonly MessageMarks[] = Object.freeze([]);
+
+/** The rules' answer to an event, with the evaluation behind it (none when the store failed). */
+interface Decided {
+  action: ThresholdAction;
+  evaluation?: Evaluation;
+}
 
 /** An evaluated event: the answer to give, and the changes the matched content rules ask of the message. */
 interface Answer {
@@ -79,29 +88,40 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     return open;
   };
 
-  /** The engine's answer with the evaluation behind it, or on_store_error's answer when the store fails. */
-  async function decide(ctx: SessionContext, event: RuleEvent, facts: Facts): Promise<{ action: ThresholdAction; evaluation?: Evaluation }> {
-    let evaluation: Evaluation;
+  /**
+   * The engine's answer with the evaluation behind it, or on_store_error's answer when the store
+   * fails; at once when the store answered at once.
+   */
+  function decide(ctx: SessionContext, event: RuleEvent, facts: Facts): MaybePromise<Decided> {
+    let evaluation: MaybePromise<Evaluation>;
     try {
-      evaluation = await engine.evaluate(facts);
+      evaluation = engine.evaluate(facts);
     } catch (error) {
       return { action: storeHealth.failed(ctx.connectionId, error) };
     }
+    if (!(evaluation instanceof Promise)) return evaluated(ctx, event, facts, evaluation);
+    return evaluation.then((e) => evaluated(ctx, event, facts, e), (error: unknown) => ({ action: storeHealth.failed(ctx.connectionId, error) }));
+  }
+
+  function evaluated(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Evaluation): MaybePromise<Decided> {
     storeHealth.answered(ctx.connectionId, evaluation);
     for (const rule of evaluation.matched) observer.ruleMatched(rule.name);
     if (evaluation.kind === 'scored' && evaluation.scored.length > 0) observer.keysScored(evaluation.scored, now());
     for (const { rule, keys } of evaluation.observed) {
       logger.info('observe: rule matched', { conn: ctx.connectionId, event, rule: rule.name, ...(rule.ok ? { would: 'ok' } : { keys }), ...(rule.action ? { would: rule.action.kind } : {}) });
     }
-    if (evaluation.kind === 'allowed') return { action: { kind: 'ok' }, evaluation };
-    await sideActions.run(ctx, event, facts, evaluation, !observeOnly);
-    return { action: withTemplateValues(evaluation.outcome, facts), evaluation };
+    if (evaluation.kind === 'allowed') return { action: ALLOW_ACTION, evaluation };
+    const decided: Decided = { action: withTemplateValues(evaluation.outcome, facts), evaluation };
+    return andThen(sideActions.run(ctx, event, facts, evaluation, !observeOnly), () => decided);
   }
 
-  async function evaluate(ctx: SessionContext, event: RuleEvent, detail: EventDetail = {}): Promise<Answer> {
+  function evaluate(ctx: SessionContext, event: RuleEvent, detail: EventDetail = NO_DETAIL): MaybePromise<Answer> {
     const plain = factsFor(ctx, event, detail, now());
-    const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? await lookups.enrich(ctx, plain) : plain;
-    const { action, evaluation } = await decide(ctx, event, facts);
+    if (lookups && !allowedWithoutLookups(ruleSet, plain)) return lookups.enrich(ctx, plain).then((facts) => andThen(decide(ctx, event, facts), (d) => answer(ctx, event, facts, d)));
+    return andThen(decide(ctx, event, plain), (d) => answer(ctx, event, plain, d));
+  }
+
+  function answer(ctx: SessionContext, event: RuleEvent, facts: Facts, { action, evaluation }: Decided): Answer {
     if (copies && evaluation) copies.ruleFired(ctx, evaluation.matched);
     const given = observeOnly ? CONTINUE_ACTION : action;
     recorder?.event(ctx, event, facts, action, evaluation, given);
@@ -114,23 +134,22 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     return { action: given, marks };
   }
 
-  const onEvent = (event: RuleEvent) => async (ctx: SessionContext, detail?: EventDetail): Promise<Verdict> => {
-    return toVerdict((await evaluate(ctx, event, detail)).action, event);
-  };
+  const onEvent = (event: RuleEvent) => (ctx: SessionContext, detail?: EventDetail): MaybePromise<Verdict> =>
+    andThen(evaluate(ctx, event, detail), (a) => toVerdict(a.action, event));
   /**
    * No rule counts this event, but later rules read DNS: start the lookups now, while the MTA goes
    * on with the session, so that they are (nearly) done when the rules need them.
    */
-  const startLookups = (event: 'connect' | 'helo') => async (ctx: SessionContext): Promise<Verdict<ConnectionDecision>> => {
+  const startLookups = (event: 'connect' | 'helo') => (ctx: SessionContext): Verdict<ConnectionDecision> => {
     const plain = factsFor(ctx, event);
     if (lookups && !allowedWithoutLookups(ruleSet, plain)) lookups.start(ctx, plain);
     return { kind: 'continue' };
   };
   /** CONNECT and HELO: scored when rules count them, else only the start of the lookups, else not handled. */
-  const connectionEvent = (event: 'connect' | 'helo'): ((ctx: SessionContext) => Promise<Verdict<ConnectionDecision>>) | undefined => {
+  const connectionEvent = (event: 'connect' | 'helo'): ((ctx: SessionContext) => MaybePromise<Verdict<ConnectionDecision>>) | undefined => {
     if (ruleSet.events.has(event)) {
       const handle = onEvent(event);
-      return async (ctx) => connectionVerdict(await handle(ctx));
+      return (ctx) => andThen(handle(ctx), connectionVerdict);
     }
     return lookups ? startLookups(event) : undefined;
   };

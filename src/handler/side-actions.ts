@@ -26,9 +26,13 @@ export class SideActions {
     private readonly alerter?: AlertSink,
   ) {}
 
-  /** With `enforcing` false (mode: observe) only the log lines are written: no alert, mark or deletion. */
-  async run(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Scored, enforcing: boolean): Promise<void> {
+  /**
+   * With `enforcing` false (mode: observe) only the log lines are written: no alert, mark or deletion.
+   * A promise only when keys are deleted (the store is asked); else done when it returns.
+   */
+  run(ctx: SessionContext, event: RuleEvent, facts: Facts, evaluation: Scored, enforcing: boolean): Promise<void> | undefined {
     const conn = ctx.connectionId;
+    let deletions: string[] | undefined;
     for (const rule of evaluation.outcome.rules) {
       this.logger.info('rule answer', { conn, event, rule: rule.name, action: rule.action?.kind, client: facts.clientIp, ...reputationFields(facts) });
     }
@@ -47,8 +51,13 @@ export class SideActions {
         this.observer.alerted(sent ? 'sent' : 'cooldown');
       }
       if (t.header && ctx.message) this.mark(ctx, ctx.message.index, { kind: 'addHeader', name: t.header.name, value: t.header.value });
-      if (t.delete) await this.engine.deleteKey(reason.key);
+      if (t.delete) (deletions ??= []).push(reason.key);
     }
+    return deletions && this.deleteKeys(deletions);
+  }
+
+  private async deleteKeys(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.engine.deleteKey(key);
   }
 
   /** The header marks gathered for the connection's current message, and forgets them. */

@@ -94,7 +94,7 @@ function ipv4Network(value: number, prefix: number): string {
 }
 
 /** The value of a dotted quad as normaliseIp writes it (decimal, 0-255, no leading zeros), else undefined. */
-function canonicalIpv4Value(text: string): number | undefined {
+export function canonicalIpv4Value(text: string): number | undefined {
   let value = 0;
   let octet = 0;
   let digits = 0;

@@ -23,9 +23,15 @@ export class HotKeys {
   /** The keys of one evaluation with the scores the store just returned. */
   scored(scored: readonly ScoredKey[], now: number): void {
     for (const { update, score } of scored) {
-      // Delete first: Map order is insertion order, so the least recently scored keys come first.
-      this.keys.delete(update.key);
-      this.keys.set(update.key, { score, updatedAt: now, halfLifeMs: update.halfLifeMs });
+      // Updated in place: prune() ranks by decayed score, so the order of the map does not matter.
+      const hot = this.keys.get(update.key);
+      if (hot === undefined) {
+        this.keys.set(update.key, { score, updatedAt: now, halfLifeMs: update.halfLifeMs });
+      } else {
+        hot.score = score;
+        hot.updatedAt = now;
+        hot.halfLifeMs = update.halfLifeMs;
+      }
     }
     if (this.keys.size > this.capacity * 2) this.prune(now);
   }

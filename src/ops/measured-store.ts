@@ -1,7 +1,7 @@
 // A ScoreStore that times every call: the latency histogram and error counter of /metrics, and the
 // store's health (answering or not, the last error, recent p50/p99) for the status page and /readyz.
 import { performance } from 'node:perf_hooks';
-import type { ScoreRecord, ScoreStore, ScoreUpdate } from '../store/score-store';
+import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from '../store/score-store';
 import type { FloodgateMetrics, StoreOperation } from './metrics';
 import type { StoreHealthReport } from './status-report';
 
@@ -26,8 +26,21 @@ export class MeasuredStore implements ScoreStore {
     return this.timed('add', () => this.store.add(key, points, halfLifeMs, now, cap));
   }
 
-  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
-    return this.timed('add', () => this.store.addMany(updates, now));
+  /** Scores the store has at once are returned at once (and timed so); only a call that waits is awaited. */
+  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> {
+    const started = performance.now();
+    let scores: MaybePromise<number[]>;
+    try {
+      scores = this.store.addMany(updates, now);
+    } catch (error) {
+      this.record('add', started, error);
+      throw error;
+    }
+    if (!(scores instanceof Promise)) {
+      this.record('add', started, undefined);
+      return scores;
+    }
+    return this.timed('add', () => scores, started);
   }
 
   get(key: string, now: number): Promise<ScoreRecord | undefined> {
@@ -68,8 +81,7 @@ export class MeasuredStore implements ScoreStore {
     };
   }
 
-  private async timed<T>(operation: StoreOperation, call: () => Promise<T>): Promise<T> {
-    const started = performance.now();
+  private async timed<T>(operation: StoreOperation, call: () => Promise<T>, started = performance.now()): Promise<T> {
     try {
       const value = await call();
       this.record(operation, started, undefined);

@@ -1,11 +1,11 @@
 // Named lists of CIDRs, domains, addresses or patterns, written inline or read from files, compiled to sets.
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
+import { BlockList } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { SourceLocation } from './rule-set';
 import { compilePattern, type TextPattern } from './pattern';
 import { parseCidr, type Cidr } from '../net/cidr';
-import { normaliseAddress, normaliseHost, normaliseIp } from '../net/normalise';
+import { canonicalIpv4Value, normaliseAddress, normaliseHost, normaliseIp } from '../net/normalise';
 import { LIST_KINDS, type ListKind, type ListSpec, type RulesSource } from './schema';
 
 /** A compiled list: membership only. Values are expected normalised (facts are). */
@@ -27,23 +27,45 @@ export interface ListEntry {
 }
 
 /**
- * Node's BlockList does the matching; addresses are normalised first so ::ffff:a.b.c.d meets IPv4
- * entries. One BlockList per family: Node would otherwise let `::/0` match every IPv4 client
- * (through the mapped range), which is not what someone writing an IPv6 network means.
+ * IPv4 networks as sets of masked values, one set per prefix length in the list: a client is
+ * checked with one lookup per distinct prefix length, whatever the list's size, and without
+ * objects (Node's BlockList made a SocketAddress per check: 2 % of the CPU of an envelope session).
+ * IPv6 goes to Node's BlockList. Addresses are normalised first so ::ffff:a.b.c.d meets IPv4 entries;
+ * one family per structure, so `::/0` never matches IPv4 clients (Node's BlockList would let it,
+ * through the mapped range), which is not what someone writing an IPv6 network means.
  */
 class CidrSet implements ValueSet {
-  private readonly v4 = new BlockList();
+  /** Prefix length -> network values (the address with its host bits cleared). */
+  private readonly v4 = new Map<number, Set<number>>();
   private readonly v6 = new BlockList();
   size = 0;
   add(cidr: Cidr): void {
-    (cidr.family === 'ipv4' ? this.v4 : this.v6).addSubnet(cidr.address, cidr.prefix, cidr.family);
+    if (cidr.family === 'ipv4') {
+      const networks = this.v4.get(cidr.prefix) ?? new Set<number>();
+      networks.add(maskIpv4(canonicalIpv4Value(cidr.address)!, cidr.prefix));
+      this.v4.set(cidr.prefix, networks);
+    } else {
+      this.v6.addSubnet(cidr.address, cidr.prefix, 'ipv6');
+    }
     this.size++;
   }
   has(ip: string): boolean {
+    const value = canonicalIpv4Value(ip);
+    if (value !== undefined) return this.hasIpv4(value);
     const address = normaliseIp(ip);
     if (address === undefined) return false;
-    return isIP(address) === 4 ? this.v4.check(address, 'ipv4') : this.v6.check(address, 'ipv6');
+    const mapped = canonicalIpv4Value(address);
+    return mapped !== undefined ? this.hasIpv4(mapped) : this.v6.check(address, 'ipv6');
   }
+  private hasIpv4(value: number): boolean {
+    for (const [prefix, networks] of this.v4) if (networks.has(maskIpv4(value, prefix))) return true;
+    return false;
+  }
+}
+
+/** The network of a 32-bit address value: its first `prefix` bits (unsigned; a shift by 32 is a no-op in JS, hence 0). */
+function maskIpv4(value: number, prefix: number): number {
+  return prefix === 0 ? 0 : (value & (0xffffffff << (32 - prefix))) >>> 0;
 }
 
 /** A domain matches itself and every subdomain: one set lookup per label, whatever the list's size. */

@@ -102,26 +102,46 @@ export class MilterConnection {
     if (commands.length === 0) return;
     this.queue.push(...commands);
     if (this.queue.length > MAX_QUEUED_COMMANDS) this.socket.pause();
-    if (!this.pumping) void this.pump();
+    if (!this.pumping) this.pump();
   }
 
-  private async pump(): Promise<void> {
+  /**
+   * Handles the queued commands in order, one at a time: those the session answers at once in this
+   * turn, and after one that has to wait, the rest once it is done.
+   */
+  private pump(): void {
     this.pumping = true;
     try {
       while (this.queue.length > 0 && !this.ended) {
         const cmd = this.queue.shift()!;
-        await this.session.receive(cmd);
-        if (cmd.kind === 'quit') {
-          this.socket.end();
-          this.ended = true;
+        const pending = this.session.receive(cmd);
+        if (pending instanceof Promise) {
+          pending.then(() => {
+            this.handled(cmd);
+            this.pump();
+          }, (error: unknown) => {
+            this.fail(error);
+            this.stopPumping();
+          });
+          return;
         }
+        this.handled(cmd);
       }
     } catch (error) {
       this.fail(error);
-    } finally {
-      this.pumping = false;
-      if (this.socket.isPaused() && !this.ended) this.socket.resume();
     }
+    this.stopPumping();
+  }
+
+  private handled(cmd: MilterCommand): void {
+    if (cmd.kind !== 'quit') return;
+    this.socket.end();
+    this.ended = true;
+  }
+
+  private stopPumping(): void {
+    this.pumping = false;
+    if (this.socket.isPaused() && !this.ended) this.socket.resume();
   }
 
   private write(bytes: Buffer): void {

@@ -4,7 +4,7 @@ import { Action, Cmd, Proto } from '../milter/constants';
 import { MilterProtocolError, ReplyEncodingError } from '../milter/errors';
 import { expectsReply, negotiate, type EventStage, type Negotiated, type Transport } from '../milter/negotiation';
 import { encodeReply, type MilterReply, type Modification } from '../milter/replies';
-import type { BodyVerdict, ConnectInfo, Decision, EomResult, MessageState, MilterHandler, SessionContext, Verdict } from './handler';
+import { CONTINUE, type BodyVerdict, type ConnectInfo, type Decision, type EomResult, type MessageState, type MilterHandler, type SessionContext, type Verdict } from './handler';
 import { MacroStore } from './macros';
 
 export type DecisionStage = EventStage | 'eom';
@@ -66,8 +66,12 @@ export class MilterSession implements SessionContext {
     return this.macros.get(name);
   }
 
-  /** Handles one command; resolves once its answer (if any) has been written. */
-  async receive(cmd: MilterCommand): Promise<void> {
+  /**
+   * Handles one command. Returns once its answer (if any) has been written; a promise only when that
+   * has to wait (a handler that waits for the store or DNS, a tarpit): the usual event is answered
+   * in the turn it arrived.
+   */
+  receive(cmd: MilterCommand): Pending {
     if (!this.negotiated && cmd.kind !== 'optneg') {
       throw new MilterProtocolError('FG_ERR_COMMAND', `${cmd.kind} before option negotiation`);
     }
@@ -86,13 +90,15 @@ export class MilterSession implements SessionContext {
         return this.decide('connect', () => this.handler.connect?.(this));
       case 'helo':
         // A repeated HELO (after STARTTLS or RSET) ends any open message.
-        await this.endMessage();
-        this.helo = cmd.name;
-        return this.decide('helo', () => this.handler.helo?.(this, cmd.name));
+        return then(this.endMessage(), () => {
+          this.helo = cmd.name;
+          return this.decide('helo', () => this.handler.helo?.(this, cmd.name));
+        });
       case 'mail':
-        await this.endMessage();
-        this.message = { index: ++this.messageCount, sender: cmd.sender, senderArgs: cmd.args, recipients: [], headerCount: 0, bodyBytes: 0 };
-        return this.decide('mail', () => this.handler.mail?.(this, cmd.sender, cmd.args));
+        return then(this.endMessage(), () => {
+          this.message = { index: ++this.messageCount, sender: cmd.sender, senderArgs: cmd.args, recipients: [], headerCount: 0, bodyBytes: 0 };
+          return this.decide('mail', () => this.handler.mail?.(this, cmd.sender, cmd.args));
+        });
       case 'rcpt':
         return this.decide('rcpt', () => this.handler.rcpt?.(this, cmd.recipient, cmd.args), (decision) => {
           // With RCPT_REJ the MTA also shows recipients it refused itself ({rcpt_mailer} = error).
@@ -119,12 +125,12 @@ export class MilterSession implements SessionContext {
         return this.endMessage();
       case 'quitNewConnection':
         // The MTA keeps this socket for a new SMTP session: reset everything but the negotiation.
-        await this.endConnection();
-        this.macros.resetAll();
-        this.connect = undefined;
-        this.connectedAt = undefined;
-        this.helo = undefined;
-        return;
+        return then(this.endConnection(), () => {
+          this.macros.resetAll();
+          this.connect = undefined;
+          this.connectedAt = undefined;
+          this.helo = undefined;
+        });
       case 'quit':
         return this.endConnection();
     }
@@ -171,22 +177,33 @@ export class MilterSession implements SessionContext {
     this.options.observer?.negotiated?.(this, { version: cmd.version, actions: cmd.actions, protocol: cmd.protocol }, this.negotiated);
   }
 
-  private async decide(
-    stage: EventStage,
-    call: () => Verdict | BodyVerdict | undefined | Promise<Verdict | BodyVerdict | undefined>,
-    after?: (decision: Decision) => void,
-  ): Promise<void> {
-    let verdict: Verdict | BodyVerdict;
+  private decide(stage: EventStage, call: () => MaybeVerdict, after?: (decision: Decision) => void): Pending {
+    let verdict: MaybeVerdict;
     try {
-      verdict = (await call()) ?? { kind: 'continue' };
+      verdict = call();
     } catch (error) {
-      verdict = this.fallback(stage, error);
+      return this.decided(stage, this.fallback(stage, error), after);
     }
+    if (!(verdict instanceof Promise)) return this.decided(stage, verdict, after);
+    return verdict.then(
+      (v) => this.decided(stage, v, after),
+      (error: unknown) => this.decided(stage, this.fallback(stage, error), after),
+    );
+  }
+
+  /** Answers a stage with the handler's verdict, after its delay when it is a tarpit. */
+  private decided(stage: EventStage, given: Verdict | BodyVerdict | undefined, after: ((decision: Decision) => void) | undefined): Pending {
+    const verdict = given ?? CONTINUE;
     const replyExpected = expectsReply(this.negotiated!, stage);
-    const delayMs = verdict.kind === 'delay' ? await this.wait(verdict.seconds, replyExpected && this.mta === 'postfix') : 0;
-    const decision = verdict.kind === 'delay' ? verdict.then : verdict;
+    if (verdict.kind === 'delay') {
+      return this.wait(verdict.seconds, replyExpected && this.mta === 'postfix').then((delayMs) => this.conclude(stage, verdict.then, delayMs, replyExpected, after));
+    }
+    this.conclude(stage, verdict, 0, replyExpected, after);
+  }
+
+  private conclude(stage: EventStage, decision: Decision | { kind: 'skip' }, delayMs: number, replyExpected: boolean, after: ((decision: Decision) => void) | undefined): void {
     if (this.closed) return;
-    after?.(decision.kind === 'skip' ? { kind: 'continue' } : decision);
+    after?.(decision.kind === 'skip' ? CONTINUE : decision);
     this.macros.clearTransient();
     if (!replyExpected) return;
     const sent = this.answer(stage, decision);
@@ -269,27 +286,44 @@ export class MilterSession implements SessionContext {
   }
 
   /** Ends an open message: the handler's abort still sees it (as libmilter's xxfi_abort does), then it is gone. */
-  private async endMessage(): Promise<void> {
+  private endMessage(): Pending {
     if (!this.message) return;
-    await this.safely('abort', () => this.handler.abort?.(this));
-    this.macros.resetMessage();
-    this.message = undefined;
+    return then(this.safely('abort', () => this.handler.abort?.(this)), () => {
+      this.macros.resetMessage();
+      this.message = undefined;
+    });
   }
 
-  private async endConnection(): Promise<void> {
-    await this.endMessage();
-    if (this.closed) return;
-    this.closed = true;
-    await this.safely('close', () => this.handler.close?.(this));
+  private endConnection(): Pending {
+    return then(this.endMessage(), () => {
+      if (this.closed) return;
+      this.closed = true;
+      return this.safely('close', () => this.handler.close?.(this));
+    });
   }
 
-  private async safely(stage: HandlerStage, call: () => unknown): Promise<void> {
+  /** Runs a clean-up callback; its failure is reported, never thrown. */
+  private safely(stage: HandlerStage, call: () => unknown): Pending {
+    const reportError = (error: unknown): void => this.options.observer?.handlerError(this, stage, error, CONTINUE);
+    let result: unknown;
     try {
-      await call();
+      result = call();
     } catch (error) {
-      this.options.observer?.handlerError(this, stage, error, { kind: 'continue' });
+      reportError(error);
+      return;
     }
+    if (result instanceof Promise) return result.then(() => undefined, reportError);
   }
+}
+
+/** Done now (undefined), or a promise of done when a step has to wait. */
+export type Pending = void | Promise<void>;
+
+type MaybeVerdict = Verdict | BodyVerdict | undefined | Promise<Verdict | BodyVerdict | undefined>;
+
+/** `next()` at once after a step that is done, else once it is. */
+function then(step: Pending, next: () => Pending): Pending {
+  return step instanceof Promise ? step.then(next) : next();
 }
 
 function toReply(decision: Decision | { kind: 'skip' }): MilterReply {

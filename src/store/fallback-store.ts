@@ -100,7 +100,7 @@ export class FallbackStore implements ScoreStore {
   }
 
   /** Runs a call on the primary, or locally while it is down; `now` (from adds) paces the local sweep. */
-  private async route<T>(call: (store: ScoreStore) => Promise<T>, now?: number): Promise<T> {
+  private async route<T>(call: (store: ScoreStore) => T | Promise<T>, now?: number): Promise<T> {
     if (this.closed) throw new StoreError('score store: the store is closed');
     if (!this.usingLocal) {
       try {

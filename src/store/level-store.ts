@@ -17,7 +17,7 @@ import { KeyFilter } from './key-filter';
 import { checkFormat, scanRecordKeys } from './level-format';
 import { FORMAT_KEY, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
 import { LevelWriter, type WriteBehindOptions } from './level-writer';
-import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { Sweeper, type SweeperOptions } from './sweeper';
 import { TopScores } from './top-scores';
 
@@ -122,7 +122,8 @@ export class LevelStore implements ScoreStore {
     return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
-  async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
+  /** At once when every key is in memory or certainly new (the usual case), else after one grouped read. */
+  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> {
     const checked = checkedBatch(updates, now);
     if (checked.length === 0) return [];
     return this.use('add', checked.map((u) => u.key), true, (slots) => checked.map((update, i) => {

@@ -15,7 +15,7 @@ export class MemoryStore implements ScoreStore {
     return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
-  async addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> {
+  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): number[] {
     this.checkOpen();
     return checkedBatch(updates, now).map((update) => {
       const step = applyUpdate(this.records.get(update.key), update, now);

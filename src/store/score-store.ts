@@ -27,6 +27,8 @@
 //   does a call that does not answer in time when the store is wrapped by withTimeout().
 
 export { StoreError } from './errors';
+import type { MaybePromise } from './maybe-promise';
+export type { MaybePromise } from './maybe-promise';
 
 /** Below this absolute value a score counts as zero and its record is deleted. */
 export const EPSILON = 0.01;
@@ -58,8 +60,11 @@ export interface ScoreStore {
   /**
    * Several adds at once (one event touching several keys); same per-key semantics, results in order.
    * A key named twice sees its earlier update. LevelDB: one batch write for all of them.
+   * The mail path's call: a backend that has every key in memory (LevelDB's cache, the memory store)
+   * returns the scores at once, without a promise, so that the event is decided in the same turn;
+   * otherwise a promise. Callers take both, and errors both thrown and as rejections.
    */
-  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]>;
+  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]>;
   /** Current decayed record, or undefined when absent or expired. */
   get(key: string, now: number): Promise<ScoreRecord | undefined>;
   /** Removes a key; true when a record was stored (even an expired one not yet swept). */

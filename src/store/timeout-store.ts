@@ -1,6 +1,6 @@
 // withTimeout: a ScoreStore whose every call answers within a deadline, so a stuck disk never stalls the MTA.
 import { StoreError } from './errors';
-import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 
 /**
  * Wraps `store` so that a call not settled within `ms` rejects with StoreError (FG_ERR_STORE_UNAVAILABLE),
@@ -39,7 +39,11 @@ export function withTimeout(store: ScoreStore, ms: number): ScoreStore {
   return {
     add: (key: string, points: number, halfLifeMs: number, now: number, cap?: number): Promise<number> =>
       bounded('add', () => store.add(key, points, halfLifeMs, now, cap)),
-    addMany: (updates: ReadonlyArray<ScoreUpdate>, now: number): Promise<number[]> => bounded('addMany', () => store.addMany(updates, now)),
+    // Scores the store has at once need no deadline: only a call that has to wait is bounded.
+    addMany: (updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> => {
+      const scores = store.addMany(updates, now);
+      return scores instanceof Promise ? bounded('addMany', () => scores) : scores;
+    },
     get: (key: string, now: number): Promise<ScoreRecord | undefined> => bounded('get', () => store.get(key, now)),
     delete: (key: string): Promise<boolean> => bounded('delete', () => store.delete(key)),
     top: (n: number, now: number, prefix?: string): Promise<ScoreRecord[]> => bounded('top', () => store.top(n, now, prefix)),

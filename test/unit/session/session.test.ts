@@ -11,6 +11,7 @@ import { hex, toHex } from '../../support/frame-builder';
 const CONTINUE = '00 00 00 01 63';
 const ACCEPT = '00 00 00 01 61';
 const TEMPFAIL = '00 00 00 01 74';
+const REJECT = '00 00 00 01 72';
 const PROGRESS = '00 00 00 01 70';
 
 /** Postfix 3.7's offer: version 6, every action, every protocol bit. */
@@ -198,9 +199,30 @@ test('a custom reply of the wrong class is never sent: the fail decision goes in
   expect(r.errors.map((e) => e.stage)).toEqual(['rcpt']);
 });
 
-test('commands before OPTNEG and a second OPTNEG are protocol errors', async () => {
+test('commands before OPTNEG and a second OPTNEG are protocol errors, thrown as they arrive', async () => {
   const r = rig({ needs: () => needs(['connect']) });
-  await expect(r.session.receive(CONNECT)).rejects.toMatchObject({ code: 'FG_ERR_COMMAND' });
+  expect(() => r.session.receive(CONNECT)).toThrow(/^connect before option negotiation$/);
   await r.session.receive(OFFER);
-  await expect(r.session.receive(OFFER)).rejects.toMatchObject({ code: 'FG_ERR_COMMAND' });
+  expect(() => r.session.receive(OFFER)).toThrow(/^second option negotiation on one connection$/);
+});
+
+test('an event whose handler answers at once is answered before receive returns, without a promise', async () => {
+  const r = rig({ needs: () => needs(['connect']), connect: () => ({ kind: 'reject' }) });
+  await r.session.receive(OFFER);
+  r.sent();
+  expect(r.session.receive(CONNECT)).toBeUndefined();
+  expect(r.sent()).toEqual([REJECT]);
+});
+
+test('an event whose handler waits is answered when it is done', async () => {
+  let answer!: (verdict: { kind: 'tempfail' }) => void;
+  const r = rig({ needs: () => needs(['connect']), connect: () => new Promise((resolve) => (answer = resolve)) });
+  await r.session.receive(OFFER);
+  r.sent();
+  const pending = r.session.receive(CONNECT);
+  expect(pending).toBeInstanceOf(Promise);
+  expect(r.sent()).toEqual([]);
+  answer({ kind: 'tempfail' });
+  await pending;
+  expect(r.sent()).toEqual([TEMPFAIL]);
 });
