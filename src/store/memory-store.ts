@@ -4,7 +4,7 @@
 // free. sweep() and size() look at every record (O(n)): fine for tests and for a local fallback.
 import { addOne, checkedBatch, applyUpdate, checkKey, checkNow, checkTopLimit, isExpired, liveRecord, type StoredScore } from './decay';
 import { StoreError } from './errors';
-import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { TopScores } from './top-scores';
 
 export class MemoryStore implements ScoreStore {
@@ -15,7 +15,7 @@ export class MemoryStore implements ScoreStore {
     return addOne(this, key, points, halfLifeMs, now, cap);
   }
 
-  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): number[] {
+  addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> {
     this.checkOpen();
     return checkedBatch(updates, now).map((update) => {
       const step = applyUpdate(this.records.get(update.key), update, now);

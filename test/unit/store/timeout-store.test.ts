@@ -29,7 +29,7 @@ describe('withTimeout', () => {
     ['close', (s: ScoreStore) => s.close()],
   ])('%s rejects with FG_ERR_STORE_UNAVAILABLE once the deadline passes', async (what, call) => {
     const { store, release } = stuckStore();
-    const outcome = call(withTimeout(store, 250)).then(() => 'answered', (error: unknown) => error);
+    const outcome = Promise.resolve(call(withTimeout(store, 250))).then(() => 'answered', (error: unknown) => error);
     await jest.advanceTimersByTimeAsync(249);
     let settled = false;
     void outcome.then(() => (settled = true));
@@ -46,6 +46,12 @@ describe('withTimeout', () => {
     const store = withTimeout(new MemoryStore(), 250);
     expect(await store.add('k', 2, 1000, 0)).toBe(2);
     expect(await store.get('k', 1000)).toMatchObject({ score: 1 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('scores the store has at once come back at once, with no deadline armed', () => {
+    const store = withTimeout(new MemoryStore(), 250);
+    expect(store.addMany([{ key: 'k', points: 2, halfLifeMs: 1000 }], 0)).toEqual([2]);
     expect(jest.getTimerCount()).toBe(0);
   });
 
