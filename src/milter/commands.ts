@@ -24,42 +24,46 @@ export type MilterCommand =
 
 export type CommandKind = MilterCommand['kind'];
 
+/** Where a packet's data starts: after its command byte. */
+const DATA = 1;
+
 /** Decodes a complete packet (command byte first). Throws MilterProtocolError on malformed input. */
 export function decodeCommand(frame: Frame): MilterCommand {
   if (frame.length === 0) throw new MilterProtocolError('FG_ERR_COMMAND', 'empty packet (no command byte)');
-  const data = frame.subarray(1);
+  // The envelope commands are read from the packet by offset (DATA = 1, after the command byte):
+  // one Buffer view less per packet; body chunks are views of their own.
   switch (frame[0]) {
     case Cmd.OPTNEG:
-      if (data.length < 12) throw malformed('OPTNEG', `needs 12 bytes, got ${data.length}`);
-      return { kind: 'optneg', version: data.readUInt32BE(0), actions: data.readUInt32BE(4), protocol: data.readUInt32BE(8) };
+      if (frame.length - DATA < 12) throw malformed('OPTNEG', `needs 12 bytes, got ${frame.length - DATA}`);
+      return { kind: 'optneg', version: frame.readUInt32BE(DATA), actions: frame.readUInt32BE(DATA + 4), protocol: frame.readUInt32BE(DATA + 8) };
     case Cmd.MACRO:
-      return decodeMacro(data);
+      return decodeMacro(frame);
     case Cmd.CONNECT:
-      return decodeConnect(data);
+      return decodeConnect(frame.subarray(DATA));
     case Cmd.HELO:
-      return { kind: 'helo', name: single('HELO', data) };
+      return { kind: 'helo', name: single('HELO', frame, DATA) };
     case Cmd.MAIL: {
-      const [sender, ...args] = stringArray('MAIL', data);
+      const [sender, ...args] = stringArray('MAIL', frame);
       return { kind: 'mail', sender, args };
     }
     case Cmd.RCPT: {
-      const [recipient, ...args] = stringArray('RCPT', data);
+      const [recipient, ...args] = stringArray('RCPT', frame);
       return { kind: 'rcpt', recipient, args };
     }
     case Cmd.DATA:
       return { kind: 'data' };
     case Cmd.HEADER: {
-      const fields = cStrings('HEADER', data);
+      const fields = cStrings('HEADER', frame, DATA);
       if (fields.length !== 2) throw malformed('HEADER', `needs name and value, got ${fields.length} strings`);
       return { kind: 'header', name: fields[0], value: fields[1] };
     }
     case Cmd.EOH:
       return { kind: 'eoh' };
     case Cmd.BODY:
-      return { kind: 'body', chunk: data };
+      return { kind: 'body', chunk: frame.subarray(DATA) };
     case Cmd.BODYEOB:
       // Neither MTA sends data with it; libmilter would treat any as a last body chunk, so keep it.
-      return { kind: 'eom', chunk: data };
+      return { kind: 'eom', chunk: frame.subarray(DATA) };
     case Cmd.ABORT:
       return { kind: 'abort' };
     case Cmd.QUIT:
@@ -67,20 +71,20 @@ export function decodeCommand(frame: Frame): MilterCommand {
     case Cmd.QUIT_NC:
       return { kind: 'quitNewConnection' };
     case Cmd.UNKNOWN:
-      return { kind: 'unknown', line: single('UNKNOWN', data) };
+      return { kind: 'unknown', line: single('UNKNOWN', frame, DATA) };
     default:
       throw new MilterProtocolError('FG_ERR_COMMAND', `unknown command byte 0x${frame[0].toString(16).padStart(2, '0')}`);
   }
 }
 
-function decodeMacro(data: Buffer): MilterCommand {
-  if (data.length < 1) throw malformed('MACRO', 'no command byte');
+function decodeMacro(frame: Buffer): MilterCommand {
+  if (frame.length - DATA < 1) throw malformed('MACRO', 'no command byte');
   // Postfix often sends the command byte alone (no pairs); that is a valid, empty macro set.
-  const strings = cStrings('MACRO', data.subarray(1));
+  const strings = cStrings('MACRO', frame, DATA + 1);
   if (strings.length % 2 !== 0) throw malformed('MACRO', `odd number of strings (${strings.length})`);
   const macros: Record<string, string> = Object.create(null);
   for (let i = 0; i < strings.length; i += 2) macros[strings[i]] = strings[i + 1];
-  return { kind: 'macro', forCommand: data[0], macros };
+  return { kind: 'macro', forCommand: frame[DATA]!, macros };
 }
 
 function decodeConnect(data: Buffer): MilterCommand {
@@ -101,12 +105,12 @@ function decodeConnect(data: Buffer): MilterCommand {
   return { kind: 'connect', hostname, family, port, address };
 }
 
-/** Splits NUL-terminated strings running to the end of the packet, keeping empty ones (`<>`, ""). */
-function cStrings(what: string, data: Buffer): string[] {
-  if (data.length === 0) return [];
+/** Splits the NUL-terminated strings from `from` to the end of the packet, keeping empty ones (`<>`, ""). */
+function cStrings(what: string, data: Buffer, from = 0): string[] {
+  if (data.length <= from) return [];
   if (data[data.length - 1] !== 0) throw malformed(what, 'last string is not NUL-terminated');
   const out: string[] = [];
-  let start = 0;
+  let start = from;
   for (let nul = data.indexOf(0, start); nul !== -1; nul = data.indexOf(0, start)) {
     out.push(data.toString('utf8', start, nul));
     start = nul + 1;
@@ -114,14 +118,15 @@ function cStrings(what: string, data: Buffer): string[] {
   return out;
 }
 
-function single(what: string, data: Buffer): string {
-  const strings = cStrings(what, data);
+function single(what: string, data: Buffer, from = 0): string {
+  const strings = cStrings(what, data, from);
   if (strings.length !== 1) throw malformed(what, `expected one NUL-terminated string, got ${strings.length}`);
   return strings[0];
 }
 
-function stringArray(what: string, data: Buffer): [string, ...string[]] {
-  const strings = cStrings(what, data);
+/** MAIL and RCPT: the address, then its ESMTP arguments. */
+function stringArray(what: string, frame: Buffer): [string, ...string[]] {
+  const strings = cStrings(what, frame, DATA);
   if (strings.length === 0) throw malformed(what, 'no address');
   return strings as [string, ...string[]];
 }

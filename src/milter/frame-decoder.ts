@@ -9,6 +9,8 @@ const HEADER_BYTES = 4;
 
 export class FrameDecoder {
   private chunks: Buffer[] = [];
+  /** Bytes of chunks[0] already taken: packets are cut from it by offset, not by re-slicing it each time. */
+  private offset = 0;
   private buffered = 0;
 
   /** @param maxFrame largest accepted `len` (command byte included); bounds memory per connection. */
@@ -29,39 +31,39 @@ export class FrameDecoder {
       this.buffered += chunk.length;
     }
     const frames: Frame[] = [];
-    for (;;) {
-      if (this.buffered < HEADER_BYTES) break;
-      const len = this.peekLength();
+    while (this.buffered >= HEADER_BYTES) {
+      if (this.chunks[0]!.length - this.offset < HEADER_BYTES) this.flatten();
+      const first = this.chunks[0]!;
+      const len = first.readUInt32BE(this.offset);
       if (len === 0) throw new MilterProtocolError('FG_ERR_FRAME', 'packet length 0 (a packet holds at least its command byte)');
       if (len > this.maxFrame) {
         throw new MilterProtocolError('FG_ERR_FRAME', `packet length ${len} exceeds the limit of ${this.maxFrame} bytes`);
       }
       if (this.buffered < HEADER_BYTES + len) break;
-      frames.push(this.take(HEADER_BYTES + len).subarray(HEADER_BYTES));
+      frames.push(this.take(HEADER_BYTES + len));
     }
     return frames;
   }
 
-  private peekLength(): number {
-    const first = this.chunks[0];
-    if (first.length >= HEADER_BYTES) return first.readUInt32BE(0);
-    return this.flatten().readUInt32BE(0);
+  /** Joins what is buffered into one chunk (a packet or its header spans chunks). */
+  private flatten(): void {
+    const first = this.chunks[0]!;
+    this.chunks = [Buffer.concat([first.subarray(this.offset), ...this.chunks.slice(1)], this.buffered)];
+    this.offset = 0;
   }
 
-  private flatten(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
-    return this.chunks[0];
-  }
-
-  /** Removes n bytes from the front; the common case (the packet lies in the first chunk) copies nothing. */
-  private take(n: number): Buffer {
-    let first = this.chunks[0];
-    if (first.length < n) first = this.flatten();
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
+  /** Removes a whole packet of n bytes from the front and returns it without its length; copies only when it spans chunks. */
+  private take(n: number): Frame {
+    if (this.chunks[0]!.length - this.offset < n) this.flatten();
+    const first = this.chunks[0]!;
+    const frame = first.subarray(this.offset + HEADER_BYTES, this.offset + n);
+    this.offset += n;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
     this.buffered -= n;
-    return out;
+    return frame;
   }
 }
 

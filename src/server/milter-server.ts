@@ -37,6 +37,8 @@ export class MilterServer {
   private nextId = 1;
   private drained: (() => void) | undefined;
   private quickAckReported = false;
+  /** What every new session gets, made once per (re)configuration rather than once per connection. */
+  private sessionOptions: SessionOptions;
 
   constructor(
     readonly address: ListenAddress,
@@ -44,7 +46,9 @@ export class MilterServer {
     private settings: ServerSettings,
     private readonly events: ServerEvents,
     private readonly socketPermissions: SocketPermissions = { mode: 0o660 },
-  ) {}
+  ) {
+    this.sessionOptions = this.sessionOptionsOf(settings);
+  }
 
   get connectionCount(): number {
     return this.connections.size;
@@ -67,6 +71,7 @@ export class MilterServer {
   reconfigure(handler: MilterHandler, settings: ServerSettings): void {
     this.handler = handler;
     this.settings = settings;
+    this.sessionOptions = this.sessionOptionsOf(settings);
     this.checkQuickAck();
   }
 
@@ -130,7 +135,7 @@ export class MilterServer {
       id,
       socket,
       this.handler,
-      { ...this.settings.session, transport: this.address.kind, observer: this.events },
+      this.sessionOptions,
       this.settings.limits,
       {
         protocolError: (connId, error) => this.events.protocolError(connId, error),
@@ -143,6 +148,10 @@ export class MilterServer {
     );
     this.connections.set(id, connection);
     this.events.connectionAccepted?.();
+  }
+
+  private sessionOptionsOf(settings: ServerSettings): SessionOptions {
+    return { ...settings.session, transport: this.address.kind, observer: this.events };
   }
 
   private get quickAckWanted(): boolean {

@@ -20,14 +20,26 @@ export function macroKey(name: string): string {
   return name.length === 3 && name[0] === '{' && name[2] === '}' ? name[1] : name;
 }
 
+/**
+ * The set with `{j}` written `j`, in an object without a prototype (so that `in` sees only macros);
+ * the decoder's own set when it is one already and no name needs renaming (the usual case).
+ */
+function normalisedNames(macros: MacroSet): MacroSet {
+  let renamed = Object.getPrototypeOf(macros) !== null;
+  for (const name in macros) if (macroKey(name) !== name) renamed = true;
+  if (!renamed) return macros;
+  const normalised: MacroSet = Object.create(null);
+  for (const name in macros) normalised[macroKey(name)] = macros[name];
+  return normalised;
+}
+
 export class MacroStore {
   private readonly slots: Array<MacroSet | undefined> = new Array(7).fill(undefined);
   /** Macros sent with HEADER, BODY or UNKNOWN (Postfix): valid for that one command only. */
   private transient: MacroSet | undefined;
 
   set(forCommand: number, macros: MacroSet): void {
-    const normalised: MacroSet = Object.create(null);
-    for (const name in macros) normalised[macroKey(name)] = macros[name];
+    const normalised = normalisedNames(macros);
     const slot = SLOT_OF[forCommand];
     if (slot === undefined) {
       this.transient = normalised;
