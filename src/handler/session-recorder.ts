@@ -40,12 +40,16 @@ export class SessionRecorder {
       for (const rule of evaluation.matched) state.rules.add(rule.name);
       if (evaluation.kind === 'scored') for (const { update, score } of evaluation.scored) state.keys.set(update.key, Math.round(score * 100) / 100);
     }
-    for (const list of [...(facts.dnsbl?.listedOn ?? []), ...(facts.rhsbl?.listedOn ?? [])]) state.dnsLists.add(list);
+    if (facts.dnsbl) for (const list of facts.dnsbl.listedOn) state.dnsLists.add(list);
+    if (facts.rhsbl) for (const list of facts.rhsbl.listedOn) state.dnsLists.add(list);
     if (facts.reverseDns) state.reverseDns = facts.reverseDns;
     if (action.kind === 'delay') state.delayMs += action.seconds * 1000;
     const refused = REFUSALS[given.kind];
     if (event === 'rcpt') {
-      state.recipients.push({ address: facts.recipient ?? '', answer: refused ?? (given.kind === 'delay' ? 'delayed' : 'accepted'), ...replyOf(given) });
+      const recipient: TrackedRecipient = { address: facts.recipient ?? '', answer: refused ?? (given.kind === 'delay' ? 'delayed' : 'accepted') };
+      const reply = replyOf(given);
+      if (reply !== undefined) recipient.reply = reply;
+      state.recipients.push(recipient);
     } else if (event === 'mail') {
       state.mailAnswer = refused;
     } else if (event === 'header') {
@@ -95,34 +99,40 @@ export class SessionRecorder {
     return state;
   }
 
+  /** Emits the record; built by assignment, not by spreading one small object per field (it runs for every session). */
   private write(ctx: SessionContext, state: SessionState, answer: TrackedAnswer, stage: TrackingRecord['stage'], content?: MessageContent): void {
     const connect = ctx.connect;
     const message = ctx.message;
-    const queueId = ctx.macro('i');
-    const authUser = ctx.macro('{auth_authen}');
-    this.emit({
+    const keys: TrackingRecord['keys'] = [];
+    for (const [key, score] of state.keys) keys.push({ key, score });
+    const record: TrackingRecord = {
       time: this.now(),
       session: ctx.connectionId,
-      ...optional('mtaHost', ctx.macro('j')),
-      ...optional('daemon', ctx.macro('{daemon_name}')),
-      ...optional('queueId', queueId),
-      ...(connect && (connect.family === 'inet' || connect.family === 'inet6') ? { clientIp: connect.address } : {}),
-      ...(connect && !connect.hostname.startsWith('[') ? { clientName: connect.hostname } : {}),
-      ...optional('reverseDns', state.reverseDns),
-      ...optional('helo', ctx.helo),
-      ...optional('authUser', authUser),
-      // Normalised as the rules' facts are (and as floodgate track's --from is), so that a search finds it.
-      ...(message ? { sender: normaliseAddress(message.sender) } : {}),
       recipients: state.recipients,
       answer,
       stage,
       delayMs: state.delayMs,
       rules: [...state.rules],
-      keys: [...state.keys].map(([key, score]) => ({ key, score })),
+      keys,
       dnsLists: [...state.dnsLists],
-      ...(message && message.bodyBytes > 0 ? { size: message.bodyBytes } : {}),
-      ...(content ? contentFields(content, this.withSubject) : {}),
-    });
+    };
+    setText(record, 'mtaHost', ctx.macro('j'));
+    setText(record, 'daemon', ctx.macro('{daemon_name}'));
+    setText(record, 'queueId', ctx.macro('i'));
+    if (connect && (connect.family === 'inet' || connect.family === 'inet6')) record.clientIp = connect.address;
+    if (connect && !connect.hostname.startsWith('[')) record.clientName = connect.hostname;
+    setText(record, 'reverseDns', state.reverseDns);
+    setText(record, 'helo', ctx.helo);
+    setText(record, 'authUser', ctx.macro('{auth_authen}'));
+    // Normalised as the rules' facts are (and as floodgate track's --from is), so that a search finds it.
+    if (message) record.sender = normaliseAddress(message.sender);
+    if (message && message.bodyBytes > 0) record.size = message.bodyBytes;
+    if (content) {
+      setText(record, 'messageId', content.messageId);
+      if (this.withSubject) setText(record, 'subject', content.subject);
+      if (content.attachments.length > 0) record.attachments = content.attachments.map((a) => a.name ?? `(${a.type})`);
+    }
+    this.emit(record);
     state.recorded = true;
     // The next message on this connection starts afresh; the connection's own facts stay.
     state.rules = new Set();
@@ -134,21 +144,13 @@ export class SessionRecorder {
   }
 }
 
-function replyOf(action: ThresholdAction): { reply?: string } {
-  if ((action.kind !== 'tempfail' && action.kind !== 'reject') || !action.reply) return {};
+function replyOf(action: ThresholdAction): string | undefined {
+  if ((action.kind !== 'tempfail' && action.kind !== 'reject') || !action.reply) return undefined;
   const { code, ext, text } = action.reply;
-  return { reply: `${code}${ext ? ` ${ext}` : ''} ${[text].flat().join(' ')}` };
+  return `${code}${ext ? ` ${ext}` : ''} ${[text].flat().join(' ')}`;
 }
 
-/** Message-ID, attachment names (unnamed ones by type), and the Subject only when asked for. */
-function contentFields(content: MessageContent, withSubject: boolean): Partial<TrackingRecord> {
-  return {
-    ...optional('messageId', content.messageId),
-    ...(withSubject ? optional('subject', content.subject) : {}),
-    ...(content.attachments.length > 0 ? { attachments: content.attachments.map((a) => a.name ?? `(${a.type})`) } : {}),
-  };
-}
-
-function optional<K extends string>(name: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined || value === '' ? {} : ({ [name]: value } as Record<K, string>);
+/** A text field of the record, left out when empty. */
+function setText(record: TrackingRecord, name: 'mtaHost' | 'daemon' | 'queueId' | 'reverseDns' | 'helo' | 'authUser' | 'messageId' | 'subject', value: string | undefined): void {
+  if (value !== undefined && value !== '') record[name] = value;
 }

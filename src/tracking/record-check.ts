@@ -21,7 +21,8 @@ export function checkRecord(record: TrackingRecord): void {
  * not cost the whole batch, nor come back cut short.
  */
 export function withoutNul(record: TrackingRecord): TrackingRecord {
-  if (!JSON.stringify(record).includes('\\u0000')) return record;
+  // Walked rather than JSON.stringify'd to look: the check runs for every record, on the event loop.
+  if (!holdsNul(record)) return record;
   const clean = (value: unknown): unknown => {
     if (typeof value === 'string') return value.replace(/\0/g, '\ufffd');
     if (Array.isArray(value)) return value.map(clean);
@@ -29,4 +30,14 @@ export function withoutNul(record: TrackingRecord): TrackingRecord {
     return value;
   };
   return clean(record) as TrackingRecord;
+}
+
+/** Whether any string in the value, keys of objects included, holds a NUL. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === 'object') {
+    for (const key in value) if (key.includes('\0') || holdsNul((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }
