@@ -21,9 +21,16 @@ export function needsOf(ruleSet: RuleSet, tracking = false): MilterNeeds {
   if (ruleSet.events.has('header')) stages.add('eoh');
   if (message.headers) stages.add('header').add('eoh');
   if (message.body) stages.add('body');
-  // Header and body packets are only collected: their answer is always continue.
-  const observeOnly = new Set<EventStage>(['header', 'body'].filter((s) => stages.has(s as EventStage)) as EventStage[]);
+  // Header and body packets are only collected, and events no rule counts (CONNECT, HELO, MAIL and
+  // RCPT are negotiated for what they tell later events) only start DNS lookups or feed the tracking
+  // record: their answer is always continue. Where no-reply is safe, the MTA need not wait for it.
+  const observeOnly = new Set<EventStage>();
+  for (const stage of stages) if (stage === 'header' || stage === 'body' || (isRuleEvent(stage) && !ruleSet.events.has(stage))) observeOnly.add(stage);
   return { stages, observeOnly, actions: actionsOf(ruleSet), rejectedRecipients: ruleSet.events.has('rcpt') };
+}
+
+function isRuleEvent(stage: EventStage): stage is 'connect' | 'helo' | 'mail' | 'rcpt' {
+  return stage === 'connect' || stage === 'helo' || stage === 'mail' || stage === 'rcpt';
 }
 
 /** The SMFIF_* rights the rules' changes to messages need, and no others. */

@@ -56,10 +56,11 @@ const NO_REPLY_FLAG: Record<EventStage, number> = {
 const STAGES = Object.keys(SKIP_FLAG) as EventStage[];
 
 /**
- * Computes our answer to the MTA's OPTNEG. Throws FG_ERR_NEGOTIATION when the MTA is too old or
+ * Computes our answer to the MTA's OPTNEG. `unansweredAcked`: over TCP, every read that ends in a
+ * packet we do not answer is acknowledged at once (TCP_QUICKACK), so no-reply flags cannot stall the MTA. Throws FG_ERR_NEGOTIATION when the MTA is too old or
  * cannot grant an action the handler needs (libmilter then closes the connection; so do we).
  */
-export function negotiate(offer: { version: number; actions: number; protocol: number }, needs: MilterNeeds, transport: Transport): Negotiated {
+export function negotiate(offer: { version: number; actions: number; protocol: number }, needs: MilterNeeds, transport: Transport, unansweredAcked = false): Negotiated {
   if (offer.version < MILTER_MIN_VERSION) {
     throw new MilterProtocolError('FG_ERR_NEGOTIATION', `MTA offers milter protocol version ${offer.version}, at least ${MILTER_MIN_VERSION} is needed`);
   }
@@ -83,8 +84,9 @@ export function negotiate(offer: { version: number; actions: number; protocol: n
       // away (protocol reference, section 12.15); answering DATA costs far less.
       if (stage === 'data' && transport === 'tcp') continue;
       protocol |= SKIP_FLAG[stage];
-    } else if (needs.observeOnly?.has(stage) && transport === 'unix') {
-      // Unanswered packets set up the same delayed-ACK trap over TCP, so no-reply only on unix sockets.
+    } else if (needs.observeOnly?.has(stage) && (transport === 'unix' || unansweredAcked)) {
+      // Unanswered packets set up the same delayed-ACK trap over TCP, so no-reply only on unix
+      // sockets, or where the packets we do not answer are acknowledged at once (TCP_QUICKACK).
       protocol |= NO_REPLY_FLAG[stage];
     }
   }

@@ -59,7 +59,7 @@ export class FloodgateMetrics {
     this.connectionsTotal = new Counter({ name: 'floodgate_mta_connections_total', help: 'MTA connections accepted (one per SMTP session)', registers });
     this.connectionsRefused = new Counter({ name: 'floodgate_mta_connections_refused_total', help: 'MTA connections refused at limits.max_connections', registers });
     new Gauge({ name: 'floodgate_delays_in_progress', help: 'Sessions waiting out a tarpit delay now', registers, collect() { this.set(sources.delaying()); } });
-    this.events = new Counter({ name: 'floodgate_events_total', help: 'Milter events answered, by stage', labelNames: ['stage'], registers });
+    this.events = new Counter({ name: 'floodgate_events_total', help: 'Milter events handled, by stage (answered, or negotiated without a reply)', labelNames: ['stage'], registers });
     this.replies = new Counter({ name: 'floodgate_milter_replies_total', help: 'Replies sent to the MTA, by stage and reply (continue included)', labelNames: ['stage', 'reply'], registers });
     this.answers = new Counter({
       name: 'floodgate_answers_total',
@@ -117,9 +117,10 @@ export class FloodgateMetrics {
     this.connectionsRefused.inc();
   }
 
-  /** One reply sent to the MTA, after `delayMs` of tarpit. */
-  replied(stage: DecisionStage, reply: Decision['kind'] | 'skip', delayMs: number): void {
+  /** One event handled; its reply sent to the MTA after `delayMs` of tarpit, unless it was negotiated without one. */
+  replied(stage: DecisionStage, reply: Decision['kind'] | 'skip', delayMs: number, answered: boolean): void {
     this.eventsOf(stage).inc();
+    if (!answered) return;
     this.repliesOf(stage, reply).inc();
     if (delayMs > 0) this.tarpit.observe(delayMs / 1000);
   }

@@ -39,6 +39,8 @@ export class MilterServer {
   private quickAckReported = false;
   /** What every new session gets, made once per (re)configuration rather than once per connection. */
   private sessionOptions: SessionOptions;
+  /** The same for a TCP connection whose unanswered reads are acknowledged at once (TCP_QUICKACK). */
+  private ackedSessionOptions: SessionOptions;
 
   constructor(
     readonly address: ListenAddress,
@@ -48,6 +50,7 @@ export class MilterServer {
     private readonly socketPermissions: SocketPermissions = { mode: 0o660 },
   ) {
     this.sessionOptions = this.sessionOptionsOf(settings);
+    this.ackedSessionOptions = { ...this.sessionOptions, unansweredAcked: true };
   }
 
   get connectionCount(): number {
@@ -72,6 +75,7 @@ export class MilterServer {
     this.handler = handler;
     this.settings = settings;
     this.sessionOptions = this.sessionOptionsOf(settings);
+    this.ackedSessionOptions = { ...this.sessionOptions, unansweredAcked: true };
     this.checkQuickAck();
   }
 
@@ -131,11 +135,12 @@ export class MilterServer {
       return;
     }
     const id = (this.nextId++).toString(36).padStart(6, '0');
+    const quickAck = this.quickAckFor(socket);
     const connection = new MilterConnection(
       id,
       socket,
       this.handler,
-      this.sessionOptions,
+      quickAck ? this.ackedSessionOptions : this.sessionOptions,
       this.settings.limits,
       {
         protocolError: (connId, error) => this.events.protocolError(connId, error),
@@ -144,7 +149,7 @@ export class MilterServer {
           if (this.connections.size === 0) this.drained?.();
         },
       },
-      this.quickAckFor(socket),
+      quickAck,
     );
     this.connections.set(id, connection);
     this.events.connectionAccepted?.();

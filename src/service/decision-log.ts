@@ -38,8 +38,8 @@ export function decisionLog(logger: Logger): ServerEvents {
     },
     // The handler's "answer" line (info) says what was decided and why; this one, what the session
     // sent and after how long a delay, is for debugging an MTA.
-    decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number) {
-      if (!debugEnabled()) return;
+    decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number, answered: boolean) {
+      if (!answered || !debugEnabled()) return;
       logger.debug('decision', {
         conn: ctx.connectionId,
         stage,

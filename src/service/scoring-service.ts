@@ -126,7 +126,7 @@ export async function startFloodgate(options: ScoringServiceOptions): Promise<Ru
         mtaTotals.refused++;
         metrics.connectionRefused();
       },
-      decision: (_ctx, stage, verdict, delayMs) => metrics.replied(stage, verdict.kind, delayMs),
+      decision: (_ctx, stage, verdict, delayMs, answered) => metrics.replied(stage, verdict.kind, delayMs, answered),
       protocolError: (_conn, error) => metrics.protocolError(error),
       handlerError: (_ctx, stage) => metrics.handlerError(stage),
     },

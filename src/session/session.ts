@@ -14,14 +14,19 @@ export type HandlerStage = DecisionStage | 'abort' | 'close';
 export interface SessionObserver {
   /** The MTA's offer and our answer, once per connection (what an operator debugging an MTA needs). */
   negotiated?(ctx: SessionContext, offer: { version: number; actions: number; protocol: number }, answer: Negotiated): void;
-  /** Every answer given to the MTA, with the delay applied before it (0 when none). */
-  decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number): void;
+  /**
+   * Every event decided, with the delay applied before its answer (0 when none); `answered` false
+   * for an event negotiated without a reply (the MTA did not wait, nothing was sent).
+   */
+  decision(ctx: SessionContext, stage: DecisionStage, verdict: Decision | { kind: 'skip' }, delayMs: number, answered: boolean): void;
   /** A handler threw or returned something unusable; `fallback` was sent instead. */
   handlerError(ctx: SessionContext, stage: HandlerStage, error: unknown, fallback: Decision): void;
 }
 
 export interface SessionOptions {
   transport: Transport;
+  /** TCP: the connection acknowledges at once every read it will not answer (TCP_QUICKACK), so no-reply flags are safe. */
+  unansweredAcked?: boolean;
   /** Sent when a handler throws or returns a verdict that cannot be encoded. */
   failDecision: Decision;
   /** Longest tarpit; longer delays are cut to this (MTAs give up waiting: Postfix 30 s, Sendmail often 10 s). */
@@ -172,7 +177,7 @@ export class MilterSession implements SessionContext {
 
   private onOptneg(cmd: Extract<MilterCommand, { kind: 'optneg' }>): void {
     if (this.negotiated) throw new MilterProtocolError('FG_ERR_COMMAND', 'second option negotiation on one connection');
-    this.negotiated = negotiate(cmd, this.handler.needs(), this.options.transport);
+    this.negotiated = negotiate(cmd, this.handler.needs(), this.options.transport, this.options.unansweredAcked === true);
     this.send(encodeReply({ kind: 'negotiate', ...this.negotiated }));
     this.options.observer?.negotiated?.(this, { version: cmd.version, actions: cmd.actions, protocol: cmd.protocol }, this.negotiated);
   }
@@ -205,9 +210,12 @@ export class MilterSession implements SessionContext {
     if (this.closed) return;
     after?.(decision.kind === 'skip' ? CONTINUE : decision);
     this.macros.clearTransient();
-    if (!replyExpected) return;
+    if (!replyExpected) {
+      this.options.observer?.decision(this, stage, decision, delayMs, false);
+      return;
+    }
     const sent = this.answer(stage, decision);
-    this.options.observer?.decision(this, stage, sent, delayMs);
+    this.options.observer?.decision(this, stage, sent, delayMs, true);
   }
 
   private async onEom(): Promise<void> {
@@ -223,7 +231,7 @@ export class MilterSession implements SessionContext {
     if (this.closed) return;
     for (const mod of result.modifications ?? []) this.sendModification(mod);
     const sent = this.answer('eom', verdict.kind === 'delay' ? verdict.then : verdict);
-    this.options.observer?.decision(this, 'eom', sent, delayMs);
+    this.options.observer?.decision(this, 'eom', sent, delayMs, true);
     this.message = undefined;
     this.macros.resetMessage();
   }

@@ -82,12 +82,12 @@ async function session(ip: string, name: string, sender = 'postmaster@example.or
   const mta = await MtaClient.open({ port: milterPort });
   await mta.negotiate();
   mta.connectInfo(`[${ip}]`, ip);
-  expect((await mta.reply()).code).toBe('c');
+  expect((await mta.answerTo('C')).code).toBe('c');
   mta.send('H', `${name}\0`);
-  let answer = text(await mta.reply(10_000));
+  let answer = text(await mta.answerTo('H', 10_000));
   if (answer === 'c') {
     mta.send('M', `<${sender}>\0`);
-    answer = text(await mta.reply(10_000));
+    answer = text(await mta.answerTo('M', 10_000));
   }
   mta.send('Q');
   await mta.waitClosed();

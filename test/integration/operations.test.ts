@@ -86,15 +86,15 @@ async function session(ip: string, rcpts: number): Promise<string[]> {
   const mta = await MtaClient.open({ port: milterPort });
   await mta.negotiate();
   mta.connectInfo(`[${ip}]`, ip);
-  expect((await mta.reply()).code).toBe('c');
+  expect((await mta.answerTo('C')).code).toBe('c');
   mta.send('H', 'pc.example.net\0');
-  expect((await mta.reply()).code).toBe('c');
+  expect((await mta.answerTo('H')).code).toBe('c');
   mta.send('M', '<user@example.org>\0');
-  expect((await mta.reply()).code).toBe('c');
+  expect((await mta.answerTo('M')).code).toBe('c');
   const codes: string[] = [];
   for (let i = 0; i < rcpts; i++) {
     mta.send('R', `<friend${i}@example.com>\0`);
-    const reply = await mta.reply(10_000);
+    const reply = await mta.answerTo('R', 10_000);
     codes.push(reply.code === 'y' ? reply.text.slice(0, 3) : reply.code);
   }
   mta.send('Q');

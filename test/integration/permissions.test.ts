@@ -53,13 +53,13 @@ beforeAll(async () => {
     const mta = await MtaClient.open({ path: MILTER });
     await mta.negotiate();
     mta.connectInfo('[192.0.2.9]', '192.0.2.9');
-    await mta.reply();
+    await mta.answerTo('C');
     mta.send('H', 'client.example.org\0');
-    await mta.reply();
+    await mta.answerTo('H');
     mta.send('M', '<a@example.org>\0');
-    await mta.reply();
+    await mta.answerTo('M');
     mta.send('R', '<b@example.com>\0');
-    await mta.reply();
+    await mta.answerTo('R');
     mta.send('Q');
     await mta.waitClosed();
   }

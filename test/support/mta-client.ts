@@ -12,6 +12,9 @@ export interface ReplyFrame {
   elapsedMs: number;
 }
 
+/** SMFIP_NR_CONN, _HELO, _MAIL, _RCPT. */
+const NO_REPLY = { C: 0x1000, H: 0x2000, M: 0x4000, R: 0x8000 } as const;
+
 export type ConnectTarget = { port: number; host?: string } | { path: string };
 
 export class MtaClient {
@@ -19,6 +22,8 @@ export class MtaClient {
   private readonly replies: ReplyFrame[] = [];
   private waiters: Array<() => void> = [];
   private sentAt = Date.now();
+  /** The protocol flags the milter answered to OPTNEG (0 before negotiate()). */
+  protocol = 0;
   closed = false;
 
   private constructor(readonly socket: Socket) {
@@ -56,6 +61,16 @@ export class MtaClient {
     this.socket.write(bytes);
   }
 
+  /**
+   * The answer to the envelope command just sent ('C', 'H', 'M' or 'R'), as an MTA sees it: when the
+   * milter negotiated that stage without a reply (SMFIP_NR_*), nothing comes and the MTA goes on as
+   * after continue, so this returns a 'c' frame without reading; otherwise the next reply.
+   */
+  async answerTo(cmd: 'C' | 'H' | 'M' | 'R', timeoutMs = 5000): Promise<ReplyFrame> {
+    if ((this.protocol & NO_REPLY[cmd]) !== 0) return { code: 'c', data: Buffer.alloc(0), text: '', elapsedMs: 0 };
+    return this.reply(timeoutMs);
+  }
+
   /** Next reply frame; rejects if the milter closes first or nothing comes within timeoutMs. */
   async reply(timeoutMs = 5000): Promise<ReplyFrame> {
     const deadline = Date.now() + timeoutMs;
@@ -88,7 +103,8 @@ export class MtaClient {
     this.send('O', u32(version), u32(actions), u32(protocol));
     const r = await this.reply();
     if (r.code !== 'O') throw new Error(`expected an OPTNEG answer, got '${r.code}'`);
-    return { version: r.data.readUInt32BE(0), actions: r.data.readUInt32BE(4), protocol: r.data.readUInt32BE(8), rest: r.data.subarray(12) };
+    this.protocol = r.data.readUInt32BE(8);
+    return { version: r.data.readUInt32BE(0), actions: r.data.readUInt32BE(4), protocol: this.protocol, rest: r.data.subarray(12) };
   }
 
   macros(forCmd: string, pairs: Record<string, string>): void {

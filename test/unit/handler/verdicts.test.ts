@@ -26,6 +26,21 @@ test('a rule set that counts only MAIL asks CONNECT, HELO and MAIL, no actions, 
   expect(needs.rejectedRecipients).toBe(false);
 });
 
+test('events asked of the MTA that no rule counts are observe-only (candidates for no-reply); counted ones are answered', () => {
+  const shippedLike = needsOf(parseRuleSet([
+    'keys: { ip: { half_life: 1m } }',
+    'lists: { trusted: { cidr: ["127.0.0.0/8"] } }',
+    'rules:',
+    '  - { name: t, on: connect, when: { client_ip: { list: trusted } }, ok: true }',
+    '  - { name: r, on: rcpt, add: { ip: 1 } }',
+  ].join('\n'), 'r.yml'));
+  expect([...shippedLike.stages].sort()).toEqual(['connect', 'helo', 'mail', 'rcpt']);
+  expect([...(shippedLike.observeOnly ?? [])].sort()).toEqual(['helo', 'mail']);
+  // Tracking asks for RCPT without a rule counting it: its answer is always continue.
+  const tracked = needsOf(parseRuleSet('keys: { ip: { half_life: 1m } }\nrules: [{ name: m, on: mail, add: { ip: 1 } }]\n', 'r.yml'), true);
+  expect([...(tracked.observeOnly ?? [])].sort()).toEqual(['connect', 'helo', 'rcpt']);
+});
+
 test('header marks ask ADDHDRS', () => {
   const needs = needsOf(parseRuleSet([
     'keys: { ip: { half_life: 1m } }',

@@ -139,6 +139,10 @@ describe('no-reply (NR) bits', () => {
     expect(negotiate(V6, observed, 'tcp').protocol).toBe(Proto.SKIP);
   });
 
+  test('on tcp with unanswered packets acknowledged at once (TCP_QUICKACK): NR bits as on unix', () => {
+    expect(negotiate(V6, observed, 'tcp', true).protocol).toBe(Proto.NR_CONN | Proto.NR_HDR | Proto.NR_EOH | Proto.NR_BODY | Proto.SKIP);
+  });
+
   test('an observe-only stage that is not needed gets its NO* bit, not its NR bit', () => {
     const { protocol } = negotiate(V6, needs(['mail'], { observeOnly: new Set<EventStage>(['mail', 'rcpt']) }), 'unix');
     expect(protocol & Proto.NR_MAIL).toBe(Proto.NR_MAIL);

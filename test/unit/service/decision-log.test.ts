@@ -18,12 +18,12 @@ const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve
 describe('decisionLog', () => {
   test('at info no decision is logged (the handler logs answers); at debug a reject and a delayed continue are, with what was sent', async () => {
     const quiet = setUp('info');
-    quiet.events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0);
+    quiet.events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0, true);
     await flush();
     expect(quiet.lines).toEqual([]);
     const { events, lines } = setUp('debug');
-    events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0);
-    events.decision(ctx, 'mail', { kind: 'continue' }, 1500);
+    events.decision(ctx, 'rcpt', { kind: 'reject', reply: { code: '550', ext: '5.7.1', text: 'no' } }, 0, true);
+    events.decision(ctx, 'mail', { kind: 'continue' }, 1500, true);
     await flush();
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ level: 'debug', message: 'decision', stage: 'rcpt', verdict: 'reject', reply: '550 5.7.1', client: '192.0.2.7' }),
@@ -33,13 +33,15 @@ describe('decisionLog', () => {
 
   test('at debug every decision is logged, also once the level is raised at run time (SIGHUP)', async () => {
     const { logger, events, lines } = setUp('info');
-    events.decision(ctx, 'connect', { kind: 'continue' }, 0);
+    events.decision(ctx, 'connect', { kind: 'continue' }, 0, true);
     logger.level = 'debug';
-    events.decision(ctx, 'helo', { kind: 'skip' }, 0);
+    events.decision(ctx, 'helo', { kind: 'skip' }, 0, true);
     await flush();
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: 'debug', stage: 'helo', verdict: 'skip' })]);
+    // An event negotiated without a reply sent nothing: no line for it.
+    events.decision(ctx, 'mail', { kind: 'continue' }, 0, false);
     logger.level = 'warn';
-    events.decision(ctx, 'rcpt', { kind: 'continue' }, 0);
+    events.decision(ctx, 'rcpt', { kind: 'continue' }, 0, true);
     await flush();
     expect(lines).toHaveLength(1);
   });
