@@ -1,7 +1,10 @@
 // What tracking costs the milter (issue 16): the same build with tracking.backend off and with the
 // tracking log on (SQLite under state_dir, or PostgreSQL), runs alternating (off on off on ...).
 //
-//   node bench/results/tmp/js/bench/tracking/tracking-overhead.js [postgresql://...]
+//   node bench/results/tmp/js/bench/tracking/tracking-overhead.js [postgres | postgresql://...]
+//
+// `postgres` starts a private PostgreSQL cluster for the run (test/support/postgres-rig.ts: Debian's
+// postgresql package, 127.0.0.1, a free port) and removes it afterwards; a URL uses a running server.
 //
 // Closed-loop peak at 16 connections, every session a message from a new client address and sender,
 // so that every session is one record; the median sessions/s of each, and their ratio (issue: >= 0.9x).
@@ -12,10 +15,11 @@ import { request } from 'node:http';
 import { machineInfo, median, sourceInfo, startMilter, writeResult } from '../milter-load/bench-support';
 import { describe, runLoad, type Measured } from '../milter-load/load-runner';
 import { freePort } from '../../test/support/ports';
+import { startPostgres } from '../../test/support/postgres-rig';
 
 const PAIRS = Number(process.env.TRACK_PAIRS ?? 3);
 const DURATION = Number(process.env.TRACK_DURATION ?? 10);
-const BACKEND = process.argv[2] ?? 'sqlite';
+let BACKEND = process.argv[2] ?? 'sqlite';
 
 function scrape(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -65,6 +69,16 @@ async function measure(tracking: boolean): Promise<Run> {
 }
 
 async function main(): Promise<void> {
+  const cluster = BACKEND === 'postgres' ? await startPostgres() : undefined;
+  if (cluster) BACKEND = cluster.url;
+  try {
+    await compare();
+  } finally {
+    await cluster?.destroy();
+  }
+}
+
+async function compare(): Promise<void> {
   const off: Run[] = [];
   const on: Run[] = [];
   for (let pair = 0; pair < PAIRS; pair++) {
