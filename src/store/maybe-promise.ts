@@ -2,8 +2,9 @@
 // store has its keys in memory, and waits only when it must (a disk read, Redis, DNS).
 //
 // Why not always a promise: each `await` costs a promise and a trip through the microtask queue, and
-// an envelope event passed through six of them (store, timeout, metrics, engine, handler, session);
-// measured, that was a tenth of Floodgate's CPU per session (issue 20).
+// an envelope event passed through six of them (store, timeout, metrics, engine, handler, session).
+// Measured (issue 20): ~7 % more envelope sessions/s in process, and with three smaller changes of
+// the same commit +13 % over real sockets.
 
 /** A value now, or a promise of it when it has to be waited for. */
 export type MaybePromise<T> = T | Promise<T>;
