@@ -12,6 +12,7 @@ import { startFloodgateProcess } from '../support/floodgate-process';
 import { MtaClient } from '../support/mta-client';
 import { freePort } from '../support/ports';
 import type { PostfixRig } from '../support/postfix-rig';
+import { waitFor } from '../support/processes';
 import { sendMail } from '../support/smtp-client';
 import type { ReceivedMessage, SmtpSink } from '../support/smtp-sink';
 import { startFloodgateBehindPostfix, stopFloodgateBehindPostfix, type FloodgateBehindPostfix } from '../support/floodgate-behind-postfix';
@@ -181,5 +182,8 @@ test('tracking copies: whole messages of the chosen sender and of refused attach
   expect(refused).toHaveLength(3);
   expect(refused.every((c) => /filename/.test(c) && /\.vbs/.test(c))).toBe(true);
   expect(readdirSync(COPIES).sort()).toEqual(['.incoming', 'customer-sender', 'refused-attachments']);
+  // A kept copy is linked into its folder first and its .incoming file removed after (both behind the
+  // answer to the MTA): the folder can show it a moment before .incoming is empty.
+  await waitFor(() => readdirSync(join(COPIES, '.incoming')).length === 0, 5_000, '.incoming to be emptied').catch(() => undefined);
   expect(readdirSync(join(COPIES, '.incoming'))).toEqual([]);
 });
