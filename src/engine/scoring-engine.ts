@@ -1,6 +1,7 @@
 // Evaluates one SMTP event: plan the points, apply them atomically in the store, decide.
 import type { Facts, Rule, RuleSet } from '../rules/rule-set';
-import type { MaybePromise, ScoreStore } from '../store/score-store';
+import type { MaybePromise } from '../maybe-promise';
+import type { ScoreStore } from '../store/score-store';
 import { decide, type Outcome, type ScoredKey } from './decide';
 import { plan, type Plan } from './plan';
 

@@ -5,7 +5,7 @@
 // This file only routes each negotiated event through them.
 import type { Logger } from '../log/logger';
 import type { Facts, MessageMarks, RuleEvent, ThresholdAction } from '../rules/rule-set';
-import { andThen, type MaybePromise } from '../store/maybe-promise';
+import { andThen, type MaybePromise } from '../maybe-promise';
 import { CONTINUE, type ConnectionDecision, type EomResult, type MessageState, type MilterHandler, type SessionContext, type Verdict } from '../session/handler';
 import type { Evaluation, ScoringEngine } from '../engine/scoring-engine';
 import { factsFor, type EventDetail } from './facts';
@@ -117,8 +117,8 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
 
   function evaluate(ctx: SessionContext, event: RuleEvent, detail: EventDetail = NO_DETAIL): MaybePromise<Answer> {
     const plain = factsFor(ctx, event, detail, now());
-    if (lookups && !allowedWithoutLookups(ruleSet, plain)) return lookups.enrich(ctx, plain).then((facts) => andThen(decide(ctx, event, facts), (d) => answer(ctx, event, facts, d)));
-    return andThen(decide(ctx, event, plain), (d) => answer(ctx, event, plain, d));
+    const facts = lookups && !allowedWithoutLookups(ruleSet, plain) ? lookups.enrich(ctx, plain) : plain;
+    return andThen(facts, (f) => andThen(decide(ctx, event, f), (d) => answer(ctx, event, f, d)));
   }
 
   function answer(ctx: SessionContext, event: RuleEvent, facts: Facts, { action, evaluation }: Decided): Answer {

@@ -43,11 +43,11 @@ export function decodeCommand(frame: Frame): MilterCommand {
     case Cmd.HELO:
       return { kind: 'helo', name: single('HELO', frame, DATA) };
     case Cmd.MAIL: {
-      const [sender, ...args] = stringArray('MAIL', frame);
+      const [sender, ...args] = stringArray('MAIL', frame, DATA);
       return { kind: 'mail', sender, args };
     }
     case Cmd.RCPT: {
-      const [recipient, ...args] = stringArray('RCPT', frame);
+      const [recipient, ...args] = stringArray('RCPT', frame, DATA);
       return { kind: 'rcpt', recipient, args };
     }
     case Cmd.DATA:
@@ -125,8 +125,8 @@ function single(what: string, data: Buffer, from = 0): string {
 }
 
 /** MAIL and RCPT: the address, then its ESMTP arguments. */
-function stringArray(what: string, frame: Buffer): [string, ...string[]] {
-  const strings = cStrings(what, frame, DATA);
+function stringArray(what: string, data: Buffer, from = 0): [string, ...string[]] {
+  const strings = cStrings(what, data, from);
   if (strings.length === 0) throw malformed(what, 'no address');
   return strings as [string, ...string[]];
 }

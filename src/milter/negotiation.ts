@@ -56,9 +56,10 @@ const NO_REPLY_FLAG: Record<EventStage, number> = {
 const STAGES = Object.keys(SKIP_FLAG) as EventStage[];
 
 /**
- * Computes our answer to the MTA's OPTNEG. `unansweredAcked`: over TCP, every read that ends in a
- * packet we do not answer is acknowledged at once (TCP_QUICKACK), so no-reply flags cannot stall the MTA. Throws FG_ERR_NEGOTIATION when the MTA is too old or
+ * Computes our answer to the MTA's OPTNEG. Throws FG_ERR_NEGOTIATION when the MTA is too old or
  * cannot grant an action the handler needs (libmilter then closes the connection; so do we).
+ * `unansweredAcked`: over TCP, every read that ends in a packet we do not answer is acknowledged at
+ * once (TCP_QUICKACK), so no-reply flags cannot stall the MTA.
  */
 export function negotiate(offer: { version: number; actions: number; protocol: number }, needs: MilterNeeds, transport: Transport, unansweredAcked = false): Negotiated {
   if (offer.version < MILTER_MIN_VERSION) {

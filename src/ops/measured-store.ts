@@ -1,7 +1,8 @@
 // A ScoreStore that times every call: the latency histogram and error counter of /metrics, and the
 // store's health (answering or not, the last error, recent p50/p99) for the status page and /readyz.
 import { performance } from 'node:perf_hooks';
-import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from '../store/score-store';
+import type { MaybePromise } from '../maybe-promise';
+import type { ScoreRecord, ScoreStore, ScoreUpdate } from '../store/score-store';
 import type { FloodgateMetrics, StoreOperation } from './metrics';
 import type { StoreHealthReport } from './status-report';
 

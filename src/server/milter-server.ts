@@ -49,8 +49,7 @@ export class MilterServer {
     private readonly events: ServerEvents,
     private readonly socketPermissions: SocketPermissions = { mode: 0o660 },
   ) {
-    this.sessionOptions = this.sessionOptionsOf(settings);
-    this.ackedSessionOptions = { ...this.sessionOptions, unansweredAcked: true };
+    [this.sessionOptions, this.ackedSessionOptions] = this.sessionOptionsOf(settings);
   }
 
   get connectionCount(): number {
@@ -74,8 +73,7 @@ export class MilterServer {
   reconfigure(handler: MilterHandler, settings: ServerSettings): void {
     this.handler = handler;
     this.settings = settings;
-    this.sessionOptions = this.sessionOptionsOf(settings);
-    this.ackedSessionOptions = { ...this.sessionOptions, unansweredAcked: true };
+    [this.sessionOptions, this.ackedSessionOptions] = this.sessionOptionsOf(settings);
     this.checkQuickAck();
   }
 
@@ -155,8 +153,10 @@ export class MilterServer {
     this.events.connectionAccepted?.();
   }
 
-  private sessionOptionsOf(settings: ServerSettings): SessionOptions {
-    return { ...settings.session, transport: this.address.kind, observer: this.events };
+  /** The options of a new session, and of one whose unanswered reads are acknowledged at once. */
+  private sessionOptionsOf(settings: ServerSettings): [SessionOptions, SessionOptions] {
+    const options: SessionOptions = { ...settings.session, transport: this.address.kind, observer: this.events };
+    return [options, { ...options, unansweredAcked: true }];
   }
 
   private get quickAckWanted(): boolean {

@@ -4,6 +4,7 @@ import { Action, Cmd, Proto } from '../milter/constants';
 import { MilterProtocolError, ReplyEncodingError } from '../milter/errors';
 import { expectsReply, negotiate, type EventStage, type Negotiated, type Transport } from '../milter/negotiation';
 import { encodeReply, type MilterReply, type Modification } from '../milter/replies';
+import { andThen, type MaybePromise } from '../maybe-promise';
 import { CONTINUE, type BodyVerdict, type ConnectInfo, type Decision, type EomResult, type MessageState, type MilterHandler, type SessionContext, type Verdict } from './handler';
 import { MacroStore } from './macros';
 
@@ -95,12 +96,12 @@ export class MilterSession implements SessionContext {
         return this.decide('connect', () => this.handler.connect?.(this));
       case 'helo':
         // A repeated HELO (after STARTTLS or RSET) ends any open message.
-        return then(this.endMessage(), () => {
+        return andThen(this.endMessage(), () => {
           this.helo = cmd.name;
           return this.decide('helo', () => this.handler.helo?.(this, cmd.name));
         });
       case 'mail':
-        return then(this.endMessage(), () => {
+        return andThen(this.endMessage(), () => {
           this.message = { index: ++this.messageCount, sender: cmd.sender, senderArgs: cmd.args, recipients: [], headerCount: 0, bodyBytes: 0 };
           return this.decide('mail', () => this.handler.mail?.(this, cmd.sender, cmd.args));
         });
@@ -130,7 +131,7 @@ export class MilterSession implements SessionContext {
         return this.endMessage();
       case 'quitNewConnection':
         // The MTA keeps this socket for a new SMTP session: reset everything but the negotiation.
-        return then(this.endConnection(), () => {
+        return andThen(this.endConnection(), () => {
           this.macros.resetAll();
           this.connect = undefined;
           this.connectedAt = undefined;
@@ -296,14 +297,14 @@ export class MilterSession implements SessionContext {
   /** Ends an open message: the handler's abort still sees it (as libmilter's xxfi_abort does), then it is gone. */
   private endMessage(): Pending {
     if (!this.message) return;
-    return then(this.safely('abort', () => this.handler.abort?.(this)), () => {
+    return andThen(this.safely('abort', () => this.handler.abort?.(this)), () => {
       this.macros.resetMessage();
       this.message = undefined;
     });
   }
 
   private endConnection(): Pending {
-    return then(this.endMessage(), () => {
+    return andThen(this.endMessage(), () => {
       if (this.closed) return;
       this.closed = true;
       return this.safely('close', () => this.handler.close?.(this));
@@ -325,14 +326,9 @@ export class MilterSession implements SessionContext {
 }
 
 /** Done now (undefined), or a promise of done when a step has to wait. */
-export type Pending = void | Promise<void>;
+export type Pending = MaybePromise<void>;
 
 type MaybeVerdict = Verdict | BodyVerdict | undefined | Promise<Verdict | BodyVerdict | undefined>;
-
-/** `next()` at once after a step that is done, else once it is. */
-function then(step: Pending, next: () => Pending): Pending {
-  return step instanceof Promise ? step.then(next) : next();
-}
 
 function toReply(decision: Decision | { kind: 'skip' }): MilterReply {
   if ((decision.kind === 'reject' || decision.kind === 'tempfail') && decision.reply) {

@@ -10,6 +10,7 @@
 // Points counted locally are not copied into the primary on recovery: they may overlap with calls
 // that timed out but landed, and the primary's scores from before the outage are still the shared
 // view. The local counters are dropped then, so an outage's keys do not stay in memory.
+import type { MaybePromise } from '../maybe-promise';
 import { StoreError } from './errors';
 import { MemoryStore } from './memory-store';
 import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
@@ -100,7 +101,7 @@ export class FallbackStore implements ScoreStore {
   }
 
   /** Runs a call on the primary, or locally while it is down; `now` (from adds) paces the local sweep. */
-  private async route<T>(call: (store: ScoreStore) => T | Promise<T>, now?: number): Promise<T> {
+  private async route<T>(call: (store: ScoreStore) => MaybePromise<T>, now?: number): Promise<T> {
     if (this.closed) throw new StoreError('score store: the store is closed');
     if (!this.usingLocal) {
       try {

@@ -17,7 +17,8 @@ import { KeyFilter } from './key-filter';
 import { checkFormat, scanRecordKeys } from './level-format';
 import { FORMAT_KEY, INDEX_END, INDEX_PREFIX, RECORD_END, RECORD_PREFIX, decodeStored, indexEndFor, keyOfIndexEntry } from './level-layout';
 import { LevelWriter, type WriteBehindOptions } from './level-writer';
-import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise } from '../maybe-promise';
+import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { Sweeper, type SweeperOptions } from './sweeper';
 import { TopScores } from './top-scores';
 

@@ -4,7 +4,8 @@
 // free. sweep() and size() look at every record (O(n)): fine for tests and for a local fallback.
 import { addOne, checkedBatch, applyUpdate, checkKey, checkNow, checkTopLimit, isExpired, liveRecord, type StoredScore } from './decay';
 import { StoreError } from './errors';
-import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise } from '../maybe-promise';
+import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 import { TopScores } from './top-scores';
 
 export class MemoryStore implements ScoreStore {

@@ -27,8 +27,7 @@
 //   does a call that does not answer in time when the store is wrapped by withTimeout().
 
 export { StoreError } from './errors';
-import type { MaybePromise } from './maybe-promise';
-export type { MaybePromise } from './maybe-promise';
+import type { MaybePromise } from '../maybe-promise';
 
 /** Below this absolute value a score counts as zero and its record is deleted. */
 export const EPSILON = 0.01;

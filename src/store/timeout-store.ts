@@ -1,6 +1,7 @@
 // withTimeout: a ScoreStore whose every call answers within a deadline, so a stuck disk never stalls the MTA.
 import { StoreError } from './errors';
-import type { MaybePromise, ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
+import type { MaybePromise } from '../maybe-promise';
+import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
 
 /**
  * Wraps `store` so that a call not settled within `ms` rejects with StoreError (FG_ERR_STORE_UNAVAILABLE),
