@@ -2,7 +2,7 @@
 //
 // Every candidate runs the store's own SQL (src/tracking/sqlite-schema.ts, sqlite-batch.ts,
 // sqlite-query.ts) on a file on disk; "libsql: the store" is SqliteTrackingStore itself (libsql's
-// asynchronous API). Run it under each Node to compare:
+// synchronous API on a thread of its own, src/tracking/libsql-thread.js). Run it under each Node to compare:
 //   npx tsc -p tsconfig.json --outDir bench/results/tmp
 //   node bench/results/tmp/bench/tracking/sqlite-bindings.js [records=1000000] [candidates=all]
 // libsql is a dependency; the other candidates are not. Install them beside the project and point
@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { batchScript } from '../../src/tracking/sqlite-batch';
+import { recordRows, INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE } from '../../src/tracking/sqlite-batch';
 import { findQuery } from '../../src/tracking/sqlite-query';
 import type { SqlRow } from '../../src/tracking/sqlite-rows';
 import { MIGRATIONS } from '../../src/tracking/sqlite-schema';
@@ -50,14 +50,16 @@ interface Candidate {
   reader(dir: string): Promise<Reader>;
 }
 
-/** The synchronous API all three share in spirit: exec a script, prepare and fetch rows. */
+/** The synchronous API all three share in spirit: exec a script, run a statement, fetch rows. */
 interface SyncDatabase {
   exec(sql: string): void;
+  /** Runs a (cached) prepared statement with its parameters; the rowid it inserted. */
+  insert(sql: string, params: unknown[]): number;
   rows(sql: string, params: unknown[]): SqlRow[];
   close(): void;
 }
 
-/** A synchronous binding runs the store's batch script and find query on the event loop. */
+/** A synchronous binding runs the store's batch (bound rows, one transaction) and find query on the event loop. */
 function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase): Candidate {
   return {
     async writer(dir) {
@@ -68,7 +70,16 @@ function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase):
         db.exec(`BEGIN; ${MIGRATIONS.join(';\n')}; PRAGMA user_version = ${MIGRATIONS.length}; COMMIT;`);
       }
       return {
-        write: async (records) => db.exec(batchScript(records)),
+        write: async (records) => {
+          const rows = records.map(recordRows);
+          db.exec('BEGIN IMMEDIATE');
+          for (const [values, recipients, rules] of rows) {
+            const id = db.insert(INSERT_RECORD, values);
+            for (const recipient of recipients) db.insert(INSERT_RECIPIENT, [id, ...recipient]);
+            for (const rule of rules) db.insert(INSERT_RULE, [id, ...rule]);
+          }
+          db.exec('COMMIT');
+        },
         close: async () => db.close(),
       };
     },
@@ -85,15 +96,30 @@ function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase):
   };
 }
 
-type StatementLike = { all(...params: unknown[]): SqlRow[] };
+type StatementLike = { all(...params: unknown[]): SqlRow[]; run(...params: unknown[]): { lastInsertRowid: number | bigint } };
 type BetterSqliteStyle = new (path: string, options?: object) => { exec(sql: string): void; prepare(sql: string): StatementLike; close(): void };
-type WasmStyle = new (path: string, options?: object) => { exec(sql: string): void; all(sql: string, values: unknown[]): SqlRow[]; close(): void };
+type WasmStyle = new (path: string, options?: object) => {
+  exec(sql: string): void;
+  all(sql: string, values: unknown[]): SqlRow[];
+  run(sql: string, values: unknown[]): { lastInsertRowid: number | bigint };
+  close(): void;
+};
+
+/** Statements prepared once per SQL text. */
+function preparedBy(prepare: (sql: string) => StatementLike): (sql: string) => StatementLike {
+  const cache = new Map<string, StatementLike>();
+  return (sql) => {
+    let statement = cache.get(sql);
+    if (!statement) cache.set(sql, (statement = prepare(sql)));
+    return statement;
+  };
+}
 
 const moduleDir = process.env.BENCH_SQLITE_MODULES;
 const requireCandidate = moduleDir ? createRequire(join(moduleDir, 'noop.js')) : require;
 
 const CANDIDATES: Record<string, Candidate> = {
-  'libsql: the store (async API)': {
+  'libsql: the store (own thread)': {
     writer: async (dir) => SqliteTrackingStore.open(dir),
     reader: async (dir) => {
       const store = await SqliteTrackingStore.open(dir, { readOnly: true });
@@ -104,19 +130,21 @@ const CANDIDATES: Record<string, Candidate> = {
     const Database = requireCandidate('libsql') as BetterSqliteStyle;
     // libsql takes no read-only option; it passes SQLite URIs on.
     const db = new Database(readOnly ? `file:${path}?mode=ro` : path);
-    return { exec: (sql) => db.exec(sql), rows: (sql, params) => db.prepare(sql).all(...params), close: () => db.close() };
+    const statement = preparedBy((sql) => db.prepare(sql));
+    return { exec: (sql) => db.exec(sql), insert: (sql, params) => Number(statement(sql).run(params).lastInsertRowid), rows: (sql, params) => statement(sql).all(...params), close: () => db.close() };
   }),
   'better-sqlite3': syncCandidate((path, readOnly) => {
     const Database = requireCandidate('better-sqlite3') as BetterSqliteStyle;
     const db = new Database(path, { readonly: readOnly });
-    return { exec: (sql) => db.exec(sql), rows: (sql, params) => db.prepare(sql).all(...params), close: () => db.close() };
+    const statement = preparedBy((sql) => db.prepare(sql));
+    return { exec: (sql) => db.exec(sql), insert: (sql, params) => Number(statement(sql).run(...params).lastInsertRowid), rows: (sql, params) => statement(sql).all(...params), close: () => db.close() };
   }),
   'node-sqlite3-wasm': syncCandidate((path, readOnly) => {
     const { Database } = requireCandidate('node-sqlite3-wasm') as { Database: WasmStyle };
     const db = new Database(path, { readOnly });
     // It takes Uint8Array for blobs, not Buffer (a subclass of it).
     const plain = (params: unknown[]): unknown[] => params.map((p) => (Buffer.isBuffer(p) ? new Uint8Array(p) : p));
-    return { exec: (sql) => db.exec(sql), rows: (sql, params) => db.all(sql, plain(params)), close: () => db.close() };
+    return { exec: (sql) => db.exec(sql), insert: (sql, params) => Number(db.run(sql, plain(params)).lastInsertRowid), rows: (sql, params) => db.all(sql, plain(params)), close: () => db.close() };
   }),
 };
 

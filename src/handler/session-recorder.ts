@@ -7,16 +7,22 @@ import type { Evaluation } from '../engine/scoring-engine';
 import { normaliseAddress } from '../net/normalise';
 import type { TrackedAnswer, TrackedRecipient, TrackingRecord } from '../tracking/tracking-record';
 
-/** What one connection has gathered so far; the message part is reset at each message's end. */
+/**
+ * What one connection has gathered so far; the message part is reset at each message's end. The
+ * collections are made when first needed: most sessions fire no rule and are on no DNS list, and
+ * this runs for every session.
+ */
 interface SessionState {
   recorded: boolean;
   refusal?: { answer: TrackedAnswer; stage: TrackingRecord['stage'] };
   reverseDns?: string;
   delayMs: number;
-  rules: Set<string>;
-  keys: Map<string, number>;
-  dnsLists: Set<string>;
-  recipients: TrackedRecipient[];
+  rules?: Set<string>;
+  keys?: Map<string, number>;
+  dnsLists?: Set<string>;
+  recipients?: TrackedRecipient[];
+  /** The sender as MAIL's facts normalised it. */
+  sender?: string;
   mailAnswer?: TrackedAnswer;
   /** A content rule refused the message at the end of its header block (the MTA then aborts it). */
   headerAnswer?: TrackedAnswer;
@@ -37,11 +43,11 @@ export class SessionRecorder {
   event(ctx: SessionContext, event: RuleEvent, facts: Facts, action: ThresholdAction, evaluation: Evaluation | undefined, given: ThresholdAction): void {
     const state = this.state(ctx);
     if (evaluation) {
-      for (const rule of evaluation.matched) state.rules.add(rule.name);
-      if (evaluation.kind === 'scored') for (const { update, score } of evaluation.scored) state.keys.set(update.key, Math.round(score * 100) / 100);
+      for (const rule of evaluation.matched) (state.rules ??= new Set()).add(rule.name);
+      if (evaluation.kind === 'scored') for (const { update, score } of evaluation.scored) (state.keys ??= new Map()).set(update.key, Math.round(score * 100) / 100);
     }
-    if (facts.dnsbl) for (const list of facts.dnsbl.listedOn) state.dnsLists.add(list);
-    if (facts.rhsbl) for (const list of facts.rhsbl.listedOn) state.dnsLists.add(list);
+    if (facts.dnsbl) for (const list of facts.dnsbl.listedOn) (state.dnsLists ??= new Set()).add(list);
+    if (facts.rhsbl) for (const list of facts.rhsbl.listedOn) (state.dnsLists ??= new Set()).add(list);
     if (facts.reverseDns) state.reverseDns = facts.reverseDns;
     if (action.kind === 'delay') state.delayMs += action.seconds * 1000;
     const refused = REFUSALS[given.kind];
@@ -49,9 +55,10 @@ export class SessionRecorder {
       const recipient: TrackedRecipient = { address: facts.recipient ?? '', answer: refused ?? (given.kind === 'delay' ? 'delayed' : 'accepted') };
       const reply = replyOf(given);
       if (reply !== undefined) recipient.reply = reply;
-      state.recipients.push(recipient);
+      (state.recipients ??= []).push(recipient);
     } else if (event === 'mail') {
       state.mailAnswer = refused;
+      state.sender = facts.sender;
     } else if (event === 'header') {
       state.headerAnswer = refused;
     } else if (refused && (event === 'connect' || event === 'helo')) {
@@ -70,11 +77,12 @@ export class SessionRecorder {
   /** The message ended without an end of data (refused, RSET, the client left): its record. */
   messageAborted(ctx: SessionContext): void {
     const state = this.sessions.get(ctx);
-    if (!state || (state.mailAnswer === undefined && state.recipients.length === 0 && ctx.message === undefined)) return;
+    const recipients = state?.recipients ?? [];
+    if (!state || (state.mailAnswer === undefined && recipients.length === 0 && ctx.message === undefined)) return;
     if (state.mailAnswer) return this.write(ctx, state, state.mailAnswer, 'mail');
     if (state.headerAnswer) return this.write(ctx, state, state.headerAnswer, 'header');
-    const refused = state.recipients.filter((r) => r.answer !== 'accepted' && r.answer !== 'delayed');
-    if (state.recipients.length > 0 && refused.length === state.recipients.length) return this.write(ctx, state, refused[refused.length - 1]!.answer, 'rcpt');
+    const refused = recipients.filter((r) => r.answer !== 'accepted' && r.answer !== 'delayed');
+    if (recipients.length > 0 && refused.length === recipients.length) return this.write(ctx, state, refused[refused.length - 1]!.answer, 'rcpt');
     this.write(ctx, state, 'quit', 'quit');
   }
 
@@ -93,7 +101,7 @@ export class SessionRecorder {
   private state(ctx: SessionContext): SessionState {
     let state = this.sessions.get(ctx);
     if (!state) {
-      state = { recorded: false, delayMs: 0, rules: new Set(), keys: new Map(), dnsLists: new Set(), recipients: [] };
+      state = { recorded: false, delayMs: 0 };
       this.sessions.set(ctx, state);
     }
     return state;
@@ -104,17 +112,17 @@ export class SessionRecorder {
     const connect = ctx.connect;
     const message = ctx.message;
     const keys: TrackingRecord['keys'] = [];
-    for (const [key, score] of state.keys) keys.push({ key, score });
+    if (state.keys) for (const [key, score] of state.keys) keys.push({ key, score });
     const record: TrackingRecord = {
       time: this.now(),
       session: ctx.connectionId,
-      recipients: state.recipients,
+      recipients: state.recipients ?? [],
       answer,
       stage,
       delayMs: state.delayMs,
-      rules: [...state.rules],
+      rules: state.rules ? [...state.rules] : [],
       keys,
-      dnsLists: [...state.dnsLists],
+      dnsLists: state.dnsLists ? [...state.dnsLists] : [],
     };
     setText(record, 'mtaHost', ctx.macro('j'));
     setText(record, 'daemon', ctx.macro('{daemon_name}'));
@@ -125,7 +133,7 @@ export class SessionRecorder {
     setText(record, 'helo', ctx.helo);
     setText(record, 'authUser', ctx.macro('{auth_authen}'));
     // Normalised as the rules' facts are (and as floodgate track's --from is), so that a search finds it.
-    if (message) record.sender = normaliseAddress(message.sender);
+    if (message) record.sender = state.sender ?? normaliseAddress(message.sender);
     if (message && message.bodyBytes > 0) record.size = message.bodyBytes;
     if (content) {
       setText(record, 'messageId', content.messageId);
@@ -135,9 +143,10 @@ export class SessionRecorder {
     this.emit(record);
     state.recorded = true;
     // The next message on this connection starts afresh; the connection's own facts stay.
-    state.rules = new Set();
-    state.keys = new Map();
-    state.recipients = [];
+    state.rules = undefined;
+    state.keys = undefined;
+    state.recipients = undefined;
+    state.sender = undefined;
     state.mailAnswer = undefined;
     state.headerAnswer = undefined;
     state.delayMs = 0;

@@ -1,62 +1,120 @@
-// The one place that touches libsql: a typed connection whose every call runs on libsql's own threads.
+// The one place that touches libsql: a typed connection whose every call runs on a thread of its own.
 //
-// libsql's promise API runs exec() and a statement's rows off the event loop (its Rust runtime's
-// threads), so a batch insert, a checkpoint's fsync or a prune never holds a milter answer; its
-// synchronous API, like better-sqlite3's, would (bench/tracking/sqlite-bindings.ts measures both).
-// Parameters are bound only through all(): the promise API's run() and get() are synchronous.
+// The connection lives in libsql-thread.js, a worker thread, so a batch insert, a lock wait, a
+// checkpoint's fsync or a prune never holds a milter answer; what crosses to it is the SQL and the
+// values (a batch's as one JSON string), what comes back is rows or an error's message and code.
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { SqlRow, SqlValue } from './sqlite-rows';
 
-interface LibsqlStatement {
-  all(params: SqlValue[]): Promise<SqlRow[]>;
+type Call =
+  | { op: 'exec'; sql: string }
+  | { op: 'all'; sql: string; params: SqlValue[] }
+  | { op: 'insertTree'; parent: string; children: string[]; rows: string }
+  | { op: 'close' };
+
+interface Reply {
+  id: number;
+  result?: unknown;
+  error?: { message: string; code?: unknown };
+  inTransaction?: boolean;
 }
 
-/** The calls used here. libsql's own declarations are reached only through its package "exports", which moduleResolution "node" does not read. */
-interface LibsqlDatabase {
-  exec(sql: string): Promise<void>;
-  prepare(sql: string): Promise<LibsqlStatement>;
-  readonly inTransaction: boolean;
-  close(): void;
+/** libsql's error, carried over from its thread: the message and the SQLite code (SQLITE_BUSY...). */
+export class LibsqlError extends Error {
+  constructor(
+    message: string,
+    readonly code?: unknown,
+  ) {
+    super(message);
+    this.name = 'LibsqlError';
+  }
 }
 
-const Database = require('libsql/promise') as new (path: string, options: object) => LibsqlDatabase;
+const THREAD = join(__dirname, 'libsql-thread.js');
 
 export class LibsqlConnection {
-  /** Prepared once per SQL text: find() has a few dozen shapes at most (one per combination of filters). */
-  private readonly statements = new Map<string, Promise<LibsqlStatement>>();
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  private nextId = 1;
+  private transaction = false;
+  /** Why the thread is gone (closed, or it stopped); every call after that rejects with it. */
+  private stopped: Error | undefined;
 
-  private constructor(private readonly db: LibsqlDatabase) {}
-
-  /** Opens or creates the file; read-only opens it as `mode=ro`, which fails when it does not exist. */
-  static open(path: string, readOnly: boolean): LibsqlConnection {
-    // libsql takes no read-only option, but it passes SQLite URIs on: characters that mean something in a URI are escaped.
-    const name = readOnly ? `file:${path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?mode=ro` : path;
-    return new LibsqlConnection(new Database(name, {}));
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: Reply) => this.settle(reply));
+    worker.on('error', (error) => this.stop(new LibsqlError(`the database thread failed: ${error.message}`)));
+    worker.on('exit', (code) => this.stop(new LibsqlError(`the database thread exited (code ${code})`)));
+    // Only a call in flight keeps the process alive (request() refs, settle() unrefs).
+    worker.unref();
   }
 
-  /** Runs one or more statements without parameters (a batch script, pragmas, a migration). */
+  /** Opens or creates the file on the connection's thread; read-only opens it as `mode=ro`, which fails when it does not exist. */
+  static async open(path: string, readOnly: boolean): Promise<LibsqlConnection> {
+    // libsql takes no read-only option, but it passes SQLite URIs on: characters that mean something in a URI are escaped.
+    const name = readOnly ? `file:${path.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?mode=ro` : path;
+    const connection = new LibsqlConnection(new Worker(THREAD, { workerData: { name } }));
+    // The thread answers id 0 once the file is open, or with the reason it is not.
+    await connection.expect(0);
+    return connection;
+  }
+
+  /** Runs one or more statements without parameters (pragmas, a migration, a script that prunes). */
   async exec(sql: string): Promise<void> {
-    await this.db.exec(sql);
+    await this.request({ op: 'exec', sql });
   }
 
   async all(sql: string, params: SqlValue[] = []): Promise<SqlRow[]> {
-    let statement = this.statements.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-      // A statement that failed to prepare (SQLITE_BUSY while another process migrates) is tried again next time.
-      statement.catch(() => this.statements.delete(sql));
-    }
-    // An array as the one argument: libsql binds it by position (an object would be bound by name).
-    return (await statement).all(params);
+    return (await this.request({ op: 'all', sql, params })) as SqlRow[];
   }
 
-  /** True between a BEGIN and its COMMIT: after a script failed half-way, its transaction is still open. */
+  /**
+   * In one transaction: each row's parent values into `parent`, and its child rows into `children`
+   * (one statement per child list), each child row bound after its parent's rowid. `rows` is JSON:
+   * an array of [parent values, child rows of children[0], of children[1], ...].
+   */
+  async insertTree(parent: string, children: string[], rows: string): Promise<void> {
+    await this.request({ op: 'insertTree', parent, children, rows });
+  }
+
+  /** True between a BEGIN and its COMMIT, as of the last call: after a script failed half-way, its transaction is still open. */
   get inTransaction(): boolean {
-    return this.db.inTransaction;
+    return this.transaction;
   }
 
-  close(): void {
-    this.statements.clear();
-    this.db.close();
+  /** Closes the file and ends the thread, after the calls already made. */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    await this.request({ op: 'close' }).catch(() => undefined);
+    await exited;
+  }
+
+  private request(call: Call): Promise<unknown> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const id = this.nextId++;
+    const reply = this.expect(id);
+    this.worker.postMessage({ id, call });
+    return reply;
+  }
+
+  private expect(id: number): Promise<unknown> {
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  private settle(reply: Reply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.inTransaction !== undefined) this.transaction = reply.inTransaction;
+    if (reply.error) waiting.reject(new LibsqlError(reply.error.message, reply.error.code));
+    else waiting.resolve(reply.result);
+  }
+
+  private stop(reason: Error): void {
+    this.stopped ??= reason;
+    for (const { reject } of this.pending.values()) reject(this.stopped);
+    this.pending.clear();
   }
 }

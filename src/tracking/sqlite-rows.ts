@@ -12,16 +12,24 @@ export const RECORD_COLUMNS = [
   'sender', 'answer', 'stage', 'delay_ms', 'rules', 'keys', 'dns_lists', 'size', 'message_id', 'subject', 'attachments',
 ] as const;
 
-/** The records columns' values in RECORD_COLUMNS order; RangeError for a record no store could hold (checkRecord). */
-export function recordValues(record: TrackingRecord): SqlValue[] {
+/** A column's value as the batch carries it: the lists stored as JSON text go as they are, and are bound as their JSON text. */
+export type BatchValue = string | number | null | readonly unknown[];
+
+/**
+ * The records columns' values in RECORD_COLUMNS order, as JSON can carry them: client_ip is its key
+ * in hex (the insert turns it back into bytes with unhex); rules, keys, DNS lists and attachments
+ * are lists, which libsql-thread.js binds as JSON text. RangeError for a record no store could hold
+ * (checkRecord).
+ */
+export function recordValues(record: TrackingRecord): BatchValue[] {
   checkRecord(record);
   return [
     record.time, record.mtaHost ?? null, record.daemon ?? null, record.session, record.queueId ?? null,
-    record.clientIp === undefined ? null : (ipKey(record.clientIp) as Buffer),
+    record.clientIp === undefined ? null : (ipKey(record.clientIp) as Buffer).toString('hex'),
     record.clientName ?? null, record.reverseDns ?? null, record.helo ?? null, record.authUser ?? null, record.sender ?? null,
-    record.answer, record.stage, record.delayMs, JSON.stringify(record.rules), JSON.stringify(record.keys),
-    JSON.stringify(record.dnsLists), record.size ?? null, record.messageId ?? null, record.subject ?? null,
-    record.attachments === undefined ? null : JSON.stringify(record.attachments),
+    record.answer, record.stage, record.delayMs, record.rules, record.keys,
+    record.dnsLists, record.size ?? null, record.messageId ?? null, record.subject ?? null,
+    record.attachments ?? null,
   ];
 }
 

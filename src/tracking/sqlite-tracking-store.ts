@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackingError, toTrackingError } from './errors';
 import { LibsqlConnection } from './libsql-connection';
-import { batchScript, sqlLiteral } from './sqlite-batch';
+import { batchJson, INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE } from './sqlite-batch';
 import { findQuery } from './sqlite-query';
 import { recordFromRows, type SqlRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
@@ -57,7 +57,7 @@ export class SqliteTrackingStore implements TrackingStore {
     let db: LibsqlConnection;
     try {
       if (!readOnly) mkdirSync(dir, { recursive: true });
-      db = LibsqlConnection.open(path, readOnly);
+      db = await LibsqlConnection.open(path, readOnly);
     } catch (error) {
       throw toTrackingError(error, `opening ${path}${readOnly ? ' (read-only: does it exist?)' : ''}`);
     }
@@ -66,7 +66,7 @@ export class SqliteTrackingStore implements TrackingStore {
       if (readOnly) await checkVersion(db, path);
       else await migrate(db, path);
     } catch (error) {
-      db.close();
+      await db.close();
       throw toTrackingError(error, `opening ${path}`);
     }
     return new SqliteTrackingStore(db, path, readOnly);
@@ -75,16 +75,8 @@ export class SqliteTrackingStore implements TrackingStore {
   async write(records: readonly TrackingRecord[]): Promise<void> {
     if (records.length === 0) return;
     // Built before it is queued: a record no store could hold rejects with its RangeError, not as an outage.
-    const script = batchScript(records);
-    return this.serial('writing a batch', true, async () => {
-      try {
-        await this.db.exec(script);
-      } catch (error) {
-        // A statement failed half-way through the script and left its transaction open.
-        if (this.db.inTransaction) await this.db.exec('ROLLBACK');
-        throw error;
-      }
-    });
+    const rows = batchJson(records);
+    return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_RECIPIENT, INSERT_RULE], rows));
   }
 
   async find(filter: TrackingFilter): Promise<TrackingRecord[]> {
@@ -129,7 +121,7 @@ export class SqliteTrackingStore implements TrackingStore {
     if (this.closed) return;
     this.closed = true;
     await this.queue.catch(() => undefined);
-    this.db.close();
+    await this.db.close();
   }
 
   /** Bytes in pages that hold data (the file less its free pages), and the record count. */
@@ -147,7 +139,7 @@ export class SqliteTrackingStore implements TrackingStore {
       BEGIN;
       CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY);
       DELETE FROM temp.doomed;
-      INSERT INTO temp.doomed SELECT id FROM records${before === undefined ? '' : ` WHERE time < ${sqlLiteral(before)}`} ORDER BY time LIMIT ${limit};
+      INSERT INTO temp.doomed SELECT id FROM records${before === undefined ? '' : ` WHERE time < ${before}`} ORDER BY time LIMIT ${limit};
       DELETE FROM recipients WHERE record_id IN (SELECT id FROM temp.doomed);
       DELETE FROM record_rules WHERE record_id IN (SELECT id FROM temp.doomed);
       DELETE FROM records WHERE id IN (SELECT id FROM temp.doomed);
