@@ -188,8 +188,9 @@ export function scoringHandler(options: ScoringHandlerOptions): MilterHandler {
     needs: () => needs,
     ...(connect ? { connect } : {}),
     ...(helo ? { helo } : {}),
-    // With tracking every MAIL and RCPT is evaluated, so that each recipient's answer is recorded.
-    ...(ruleSet.events.has('mail') || recorder ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
+    // With tracking every RCPT is evaluated, so that each recipient's answer is recorded; MAIL only
+    // when rules count it (else its answer is always continue, and the record reads the sender at its end).
+    ...(ruleSet.events.has('mail') ? { mail: (ctx: SessionContext) => mail(ctx) } : {}),
     ...(ruleSet.events.has('rcpt') || recorder ? { rcpt: (ctx: SessionContext, recipient: string) => rcpt(ctx, { recipient }) } : {}),
     ...(needs.stages.has('header') ? {
           header: (ctx: SessionContext, name: string, value: string) => {

@@ -21,7 +21,7 @@ interface SessionState {
   keys?: Map<string, number>;
   dnsLists?: Set<string>;
   recipients?: TrackedRecipient[];
-  /** The sender as MAIL's facts normalised it. */
+  /** The sender as the facts of the message's events normalised it. */
   sender?: string;
   mailAnswer?: TrackedAnswer;
   /** A content rule refused the message at the end of its header block (the MTA then aborts it). */
@@ -49,6 +49,7 @@ export class SessionRecorder {
     if (facts.dnsbl) for (const list of facts.dnsbl.listedOn) (state.dnsLists ??= new Set()).add(list);
     if (facts.rhsbl) for (const list of facts.rhsbl.listedOn) (state.dnsLists ??= new Set()).add(list);
     if (facts.reverseDns) state.reverseDns = facts.reverseDns;
+    if (facts.sender !== undefined) state.sender = facts.sender;
     if (action.kind === 'delay') state.delayMs += action.seconds * 1000;
     const refused = REFUSALS[given.kind];
     if (event === 'rcpt') {
@@ -58,7 +59,6 @@ export class SessionRecorder {
       (state.recipients ??= []).push(recipient);
     } else if (event === 'mail') {
       state.mailAnswer = refused;
-      state.sender = facts.sender;
     } else if (event === 'header') {
       state.headerAnswer = refused;
     } else if (refused && (event === 'connect' || event === 'helo')) {

@@ -142,7 +142,7 @@ rules:
   }
   const message = async (handler: ReturnType<typeof contentSetUp>['handler'], s: Session, subject: string) => {
     open(s, '<a@example.org>');
-    await handler.mail!(s, '<a@example.org>', []);
+    await handler.mail?.(s, '<a@example.org>', []);
     await handler.rcpt!(s, '<x@example.com>', []);
     s.message!.recipients.push('<x@example.com>');
     await handler.header!(s, 'Message-ID', '<m1@example.org>');
@@ -161,7 +161,9 @@ rules:
       await handler.body!(s, Buffer.from(body));
       const { modifications } = await handler.eom!(s);
       expect(modifications).toEqual([{ kind: 'changeHeader', index: 1, name: 'Subject', value: '[EXE] hello' }]);
-      expect(records[0]).toMatchObject({ messageId: '<m1@example.org>', attachments: ['run.exe'], rules: ['exe'] });
+      expect(records[0]).toMatchObject({ messageId: '<m1@example.org>', attachments: ['run.exe'], rules: ['exe'], sender: 'a@example.org' });
+      // No rule counts MAIL, so its answer is always continue: it is not evaluated, and the sender is still recorded.
+      expect(handler.mail).toBeUndefined();
       expect(records[0]!.subject).toBe(trackSubjects ? 'hello' : undefined);
     }
   });
