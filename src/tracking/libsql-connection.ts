@@ -38,7 +38,7 @@ export class LibsqlConnection {
   private nextId = 1;
   private transaction = false;
   /** Why the thread is gone (closed, or it stopped); every call after that rejects with it. */
-  private stopped: Error | undefined;
+  private stopReason: Error | undefined;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (reply: Reply) => this.settle(reply));
@@ -76,6 +76,11 @@ export class LibsqlConnection {
     await this.request({ op: 'insertTree', parent, children, rows });
   }
 
+  /** The thread is gone: closed, or it stopped on its own; every call rejects. */
+  get stopped(): boolean {
+    return this.stopReason !== undefined;
+  }
+
   /** True between a BEGIN and its COMMIT, as of the last call: after a script failed half-way, its transaction is still open. */
   get inTransaction(): boolean {
     return this.transaction;
@@ -83,14 +88,14 @@ export class LibsqlConnection {
 
   /** Closes the file and ends the thread, after the calls already made. */
   async close(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopReason) return;
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     await this.request({ op: 'close' }).catch(() => undefined);
     await exited;
   }
 
   private request(call: Call): Promise<unknown> {
-    if (this.stopped) return Promise.reject(this.stopped);
+    if (this.stopReason) return Promise.reject(this.stopReason);
     const id = this.nextId++;
     const reply = this.expect(id);
     this.worker.postMessage({ id, call });
@@ -113,8 +118,8 @@ export class LibsqlConnection {
   }
 
   private stop(reason: Error): void {
-    this.stopped ??= reason;
-    for (const { reject } of this.pending.values()) reject(this.stopped);
+    this.stopReason ??= reason;
+    for (const { reject } of this.pending.values()) reject(this.stopReason);
     this.pending.clear();
   }
 }

@@ -45,15 +45,17 @@ export class SqliteTrackingStore implements TrackingStore {
   private closed = false;
 
   private constructor(
-    private readonly db: LibsqlConnection,
+    private db: LibsqlConnection,
     readonly path: string,
     private readonly readOnly: boolean,
+    private readonly busyTimeoutMs: number,
   ) {}
 
   /** Opens `dir`/tracking.sqlite, creating the directory and the file and migrating the schema unless read-only. */
   static async open(dir: string, options: SqliteTrackingOptions = {}): Promise<SqliteTrackingStore> {
     const path = join(dir, TRACKING_FILE);
     const readOnly = options.readOnly ?? false;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     let db: LibsqlConnection;
     try {
       if (!readOnly) mkdirSync(dir, { recursive: true });
@@ -62,14 +64,14 @@ export class SqliteTrackingStore implements TrackingStore {
       throw toTrackingError(error, `opening ${path}${readOnly ? ' (read-only: does it exist?)' : ''}`);
     }
     try {
-      await db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      await db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       if (readOnly) await checkVersion(db, path);
       else await migrate(db, path);
     } catch (error) {
       await db.close();
       throw toTrackingError(error, `opening ${path}`);
     }
-    return new SqliteTrackingStore(db, path, readOnly);
+    return new SqliteTrackingStore(db, path, readOnly, busyTimeoutMs);
   }
 
   async write(records: readonly TrackingRecord[]): Promise<void> {
@@ -164,10 +166,31 @@ export class SqliteTrackingStore implements TrackingStore {
     return rows.map((row) => recordFromRows(row, byRecord.get(row.id) ?? []));
   }
 
+  /**
+   * A new connection thread, set up as open() set up the first, when that one stopped. It should
+   * not (every database error is answered, not thrown); if it does, the calls in flight fail and
+   * the next call starts a new one, so the writer's next retry writes again.
+   */
+  private async revive(): Promise<void> {
+    if (!this.db.stopped || this.closed) return;
+    const db = await LibsqlConnection.open(this.path, this.readOnly);
+    try {
+      await db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
+      if (!this.readOnly) await db.exec(WRITER_PRAGMAS);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    this.db = db;
+  }
+
   private serial<T>(what: string, writes: boolean, run: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TrackingError(`tracking log: ${what} failed: ${this.path} is closed`));
     if (writes && this.readOnly) return Promise.reject(new TrackingError(`tracking log: ${what} failed: ${this.path} is open read-only`));
-    const result = this.queue.then(run).catch((error: unknown) => {
+    const result = this.queue.then(async () => {
+      await this.revive();
+      return run();
+    }).catch((error: unknown) => {
       throw toTrackingError(error, `${what} in ${this.path}`);
     });
     this.queue = result.catch(() => undefined);

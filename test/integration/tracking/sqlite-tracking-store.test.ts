@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { TrackingError } from '../../../src/tracking/errors';
 import { findQuery } from '../../../src/tracking/sqlite-query';
 import { SCHEMA_VERSION } from '../../../src/tracking/sqlite-schema';
@@ -111,6 +112,22 @@ describe('SqliteTrackingStore on disk', () => {
     expect(await store.find({ limit: 10 })).toEqual([]);
     await store.write([fullRecord({ session: 'd' })]);
     expect((await store.find({ limit: 10 })).map((r) => r.session)).toEqual(['d']);
+    await store.close();
+  });
+
+  test('a connection thread that stops is replaced: a batch in flight settles, the next is written', async () => {
+    const store = await SqliteTrackingStore.open(dir);
+    await store.write([fullRecord({ session: 'before' })]);
+    // Stands for a crash of the thread (it answers every database error, so nothing else stops it).
+    const thread = (store as unknown as { db: { worker: Worker } }).db.worker;
+    const writing = store.write([fullRecord({ session: 'in flight' })]);
+    await thread.terminate();
+    // Written before the thread went, or failed with the reason: never left waiting.
+    const outcome = await writing.then(() => 'written', (error: Error) => error.message);
+    expect(outcome).toMatch(/^written$|database thread exited/);
+    await store.write([fullRecord({ session: 'after' })]);
+    const sessions = (await store.find({ limit: 10 })).map((r) => r.session);
+    expect(sessions).toEqual(outcome === 'written' ? ['after', 'in flight', 'before'] : ['after', 'before']);
     await store.close();
   });
 
