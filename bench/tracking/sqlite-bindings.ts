@@ -74,7 +74,8 @@ function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase):
           const rows = records.map(recordRows);
           db.exec('BEGIN IMMEDIATE');
           for (const [values, recipients, rules] of rows) {
-            const id = db.insert(INSERT_RECORD, values);
+            // Lists are bound as their JSON text, as src/tracking/libsql-thread.js does.
+            const id = db.insert(INSERT_RECORD, values.map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v)));
             for (const recipient of recipients) db.insert(INSERT_RECIPIENT, [id, ...recipient]);
             for (const rule of rules) db.insert(INSERT_RULE, [id, ...rule]);
           }

@@ -31,10 +31,14 @@ export function recordRows(record: TrackingRecord): RecordRows {
   ];
 }
 
-/** The batch's rows as JSON, NUL replaced. RangeError (before anything is sent) for a record no store could hold. */
-export function batchJson(records: readonly TrackingRecord[]): string {
+/**
+ * The records' rows as JSON array elements, without the brackets, so that a batch can be joined from
+ * slices; NUL replaced. RangeError (before anything is sent) for a record no store could hold.
+ */
+export function rowsJson(records: readonly TrackingRecord[]): string {
   const json = JSON.stringify(records.map(recordRows));
   // JSON writes NUL as \u0000: one search of the batch instead of a walk of every record. A client's
   // literal "\u0000" text matches too, and is then cleaned of nothing.
-  return json.includes('\\u0000') ? JSON.stringify(records.map((r) => recordRows(withoutNul(r)))) : json;
+  const clean = json.includes('\\u0000') ? JSON.stringify(records.map((r) => recordRows(withoutNul(r)))) : json;
+  return clean.slice(1, -1);
 }

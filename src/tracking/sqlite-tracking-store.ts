@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackingError, toTrackingError } from './errors';
 import { LibsqlConnection } from './libsql-connection';
-import { batchJson, INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE } from './sqlite-batch';
+import { INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE, rowsJson } from './sqlite-batch';
 import { findQuery } from './sqlite-query';
 import { recordFromRows, type SqlRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
@@ -35,6 +35,12 @@ export interface SqliteTrackingOptions {
  */
 export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; ' +
   'PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 134217728;';
+
+/**
+ * Records turned into JSON per turn of the event loop: a batch of 500 at once held every milter
+ * answer for ~2 ms, which at 2,300 sessions/s put RCPT's p99 at 2.4 ms (0.9 ms with tracking off).
+ */
+const RECORDS_PER_TURN = 50;
 
 /** Records deleted per transaction when pruning: each is short, so the writer's next batch never waits long. */
 const PRUNE_CHUNK = 5000;
@@ -77,7 +83,12 @@ export class SqliteTrackingStore implements TrackingStore {
   async write(records: readonly TrackingRecord[]): Promise<void> {
     if (records.length === 0) return;
     // Built before it is queued: a record no store could hold rejects with its RangeError, not as an outage.
-    const rows = batchJson(records);
+    const parts: string[] = [];
+    for (let i = 0; i < records.length; i += RECORDS_PER_TURN) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      parts.push(rowsJson(records.slice(i, i + RECORDS_PER_TURN)));
+    }
+    const rows = `[${parts.join(',')}]`;
     return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_RECIPIENT, INSERT_RULE], rows));
   }
 

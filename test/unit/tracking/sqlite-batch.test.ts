@@ -1,5 +1,5 @@
 // The SQLite batch as bound rows: a record's columns, then its recipients and rules, for one insertTree call.
-import { batchJson, INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE, recordRows, type RecordRows } from '../../../src/tracking/sqlite-batch';
+import { INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE, recordRows, rowsJson, type RecordRows } from '../../../src/tracking/sqlite-batch';
 import { RECORD_COLUMNS } from '../../../src/tracking/sqlite-rows';
 import { fullRecord } from './tracking-behaviour';
 
@@ -30,6 +30,9 @@ test('recipients by position with their replies, rules in order, both with the r
   expect(rules).toEqual([['count-connections', record.time], ['sender-rate', record.time]]);
   expect(recordRows(fullRecord({ recipients: [], rules: [] })).slice(1)).toEqual([[], []]);
 });
+
+/** The rows as the store sends them: rowsJson's elements in brackets. */
+const batchJson = (records: Parameters<typeof rowsJson>[0]): string => `[${rowsJson(records)}]`;
 
 test('the batch is JSON of each record\'s rows; values a client chose stay values; NUL becomes U+FFFD', () => {
   const hostile = "x'); DROP TABLE records; --";
