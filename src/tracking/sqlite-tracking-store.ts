@@ -38,8 +38,8 @@ export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = N
 
 /**
  * Records turned into JSON per turn of the event loop: a batch of 500 at once held every milter
- * answer for ~2 ms. (It is not all of tracking's cost to RCPT's p99, 2.2-2.4 ms at 2,300 sessions/s
- * against 0.9-1.5 ms off either way: the garbage collector's longer scavenges are most of it.)
+ * answer for ~2 ms. (That was not all of tracking's cost to RCPT's p99: 1.9-2.7 ms at 2,300
+ * sessions/s against 0.9-1.5 ms off, with or without the slices; see README, Benchmarks.)
  */
 const RECORDS_PER_TURN = 50;
 
