@@ -63,22 +63,13 @@ export class SqliteTrackingStore implements TrackingStore {
     const path = join(dir, TRACKING_FILE);
     const readOnly = options.readOnly ?? false;
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    let db: LibsqlConnection;
     try {
       if (!readOnly) mkdirSync(dir, { recursive: true });
-      db = await LibsqlConnection.open(path, readOnly);
+      const db = await connect(path, readOnly, busyTimeoutMs, (c) => (readOnly ? checkVersion(c, path) : migrate(c, path)));
+      return new SqliteTrackingStore(db, path, readOnly, busyTimeoutMs);
     } catch (error) {
       throw toTrackingError(error, `opening ${path}${readOnly ? ' (read-only: does it exist?)' : ''}`);
     }
-    try {
-      await db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-      if (readOnly) await checkVersion(db, path);
-      else await migrate(db, path);
-    } catch (error) {
-      await db.close();
-      throw toTrackingError(error, `opening ${path}`);
-    }
-    return new SqliteTrackingStore(db, path, readOnly, busyTimeoutMs);
   }
 
   async write(records: readonly TrackingRecord[]): Promise<void> {
@@ -185,15 +176,10 @@ export class SqliteTrackingStore implements TrackingStore {
    */
   private async revive(): Promise<void> {
     if (!this.db.stopped || this.closed) return;
-    const db = await LibsqlConnection.open(this.path, this.readOnly);
-    try {
-      await db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
-      if (!this.readOnly) await db.exec(WRITER_PRAGMAS);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-    this.db = db;
+    // The schema is current (open() saw to it); a writer's connection needs its pragmas again.
+    this.db = await connect(this.path, this.readOnly, this.busyTimeoutMs, async (c) => {
+      if (!this.readOnly) await c.exec(WRITER_PRAGMAS);
+    });
   }
 
   private serial<T>(what: string, writes: boolean, run: () => Promise<T>): Promise<T> {
@@ -208,6 +194,19 @@ export class SqliteTrackingStore implements TrackingStore {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/** A connection thread on `path` with its lock wait set and `setUp` done; closed again when either fails. */
+async function connect(path: string, readOnly: boolean, busyTimeoutMs: number, setUp: (db: LibsqlConnection) => Promise<void>): Promise<LibsqlConnection> {
+  const db = await LibsqlConnection.open(path, readOnly);
+  try {
+    await db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    await setUp(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
 }
 
 async function userVersion(db: LibsqlConnection): Promise<number> {
