@@ -14,7 +14,7 @@ import { findQuery } from './sqlite-query';
 import { recordFromRows, type SqlRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
 import { checkFilter } from './tracking-filter';
-import type { TrackingFilter, TrackingRecord, TrackingStore } from './tracking-record';
+import type { EncodingTrackingStore, TrackingFilter, TrackingRecord } from './tracking-record';
 
 export const TRACKING_FILE = 'tracking.sqlite';
 
@@ -36,17 +36,10 @@ export interface SqliteTrackingOptions {
 export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; ' +
   'PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 134217728;';
 
-/**
- * Records turned into JSON per turn of the event loop: a batch of 500 at once held every milter
- * answer for ~2 ms. (That was not all of tracking's cost to RCPT's p99: 1.9-2.7 ms at 2,300
- * sessions/s against 0.9-1.5 ms off, with or without the slices; see README, Benchmarks.)
- */
-const RECORDS_PER_TURN = 50;
-
 /** Records deleted per transaction when pruning: each is short, so the writer's next batch never waits long. */
 const PRUNE_CHUNK = 5000;
 
-export class SqliteTrackingStore implements TrackingStore {
+export class SqliteTrackingStore implements EncodingTrackingStore {
   /** Every call on the connection, one after another: a batch's BEGIN..COMMIT must not interleave with a prune's. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -73,14 +66,20 @@ export class SqliteTrackingStore implements TrackingStore {
   }
 
   async write(records: readonly TrackingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    // Built before it is queued: a record no store could hold rejects with its RangeError, not as an outage.
-    const parts: string[] = [];
-    for (let i = 0; i < records.length; i += RECORDS_PER_TURN) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      parts.push(rowsJson(records.slice(i, i + RECORDS_PER_TURN)));
-    }
-    const rows = `[${parts.join(',')}]`;
+    // Encoded before it is queued: a record no store could hold rejects with its RangeError, not as an outage.
+    if (records.length > 0) return this.writeEncoded([this.encode(records)]);
+  }
+
+  /** The records' rows as JSON (sqlite-batch.ts), a part of the text that crosses to the database's thread. */
+  encode(records: readonly TrackingRecord[]): string {
+    return rowsJson(records);
+  }
+
+  async writeEncoded(parts: readonly string[]): Promise<void> {
+    // The part of no records is empty text, which would leave an empty element between the commas.
+    const filled = parts.filter((part) => part !== '');
+    if (filled.length === 0) return;
+    const rows = `[${filled.join(',')}]`;
     return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_RECIPIENT, INSERT_RULE], rows));
   }
 

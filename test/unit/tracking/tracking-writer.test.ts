@@ -1,6 +1,6 @@
 // TrackingWriter: batches off the mail path, a bounded queue, drops counted, one health line per change, retry after a pause.
 import { TrackingWriter } from '../../../src/tracking/tracking-writer';
-import type { TrackingRecord, TrackingStore } from '../../../src/tracking/tracking-record';
+import type { EncodingTrackingStore, TrackingRecord, TrackingStore } from '../../../src/tracking/tracking-record';
 
 const record = (n: number): TrackingRecord => ({ time: n, session: `s${n}`, recipients: [], answer: 'accepted', stage: 'eom', delayMs: 0, rules: [], keys: [], dnsLists: [] });
 
@@ -18,6 +18,26 @@ function fakeStore() {
     get: async () => undefined,
     prune: async () => 0,
     close: async () => undefined,
+  };
+  return store;
+}
+
+/** A store that encodes: a part is the records' times, joined; time -1 is a record no store could hold. */
+function encodingStore() {
+  const batches: number[][] = [];
+  const partSizes: number[] = [];
+  const store: EncodingTrackingStore & { batches: number[][]; partSizes: number[] } = {
+    ...fakeStore(),
+    batches,
+    partSizes,
+    encode: (records) => {
+      if (records.some((r) => r.time === -1)) throw new RangeError(`tracking record: time -1 is not a time in ms`);
+      partSizes.push(records.length);
+      return records.map((r) => r.time).join(',');
+    },
+    writeEncoded: async (parts) => {
+      batches.push(parts.join(',').split(',').map(Number));
+    },
   };
   return store;
 }
@@ -69,4 +89,38 @@ test('close writes what is queued', async () => {
   expect(store.batches.flat().map((r) => r.time)).toEqual([1]);
   writer.add(record(2));
   expect(writer.queued).toBe(0);
+});
+
+test('a store that encodes gets parts of 50 records as they arrive, whole parts per batch, the rest after it or when the timer goes off', async () => {
+  const store = encodingStore();
+  const writer = new TrackingWriter(store, { batchSize: 100, flushMs: 100, keepMs: 1000, onDropped: jest.fn(), onHealth: jest.fn() });
+  for (let n = 1; n <= 49; n++) writer.add(record(n));
+  expect(store.partSizes).toEqual([]);
+  writer.add(record(50));
+  expect(store.partSizes).toEqual([50]);
+  for (let n = 51; n <= 120; n++) writer.add(record(n));
+  // The 100th record filled a batch: its two parts left the queue for the store at once.
+  expect(writer.queued).toBe(20);
+  await jest.advanceTimersByTimeAsync(0);
+  // The writer goes on with what is queued once a batch is written: the 20 left, as one part.
+  expect(store.batches).toEqual([Array.from({ length: 100 }, (_, i) => i + 1), Array.from({ length: 20 }, (_, i) => i + 101)]);
+  expect(store.partSizes).toEqual([50, 50, 20]);
+  for (let n = 121; n <= 130; n++) writer.add(record(n));
+  await jest.advanceTimersByTimeAsync(99);
+  expect(store.batches).toHaveLength(2);
+  await jest.advanceTimersByTimeAsync(1);
+  expect(store.batches[2]).toEqual(Array.from({ length: 10 }, (_, i) => i + 121));
+  expect(writer.queued).toBe(0);
+  await writer.close();
+});
+
+test('a record the store cannot encode costs only itself', async () => {
+  const store = encodingStore();
+  const dropped: Array<[number, string]> = [];
+  const writer = new TrackingWriter(store, { batchSize: 1000, flushMs: 100, keepMs: 1000, onDropped: (n, why) => dropped.push([n, why]), onHealth: jest.fn() });
+  for (let n = 1; n <= 50; n++) writer.add(record(n === 7 ? -1 : n));
+  expect(dropped).toEqual([[1, 'database error']]);
+  expect(writer.queued).toBe(49);
+  await writer.close();
+  expect(store.batches.flat()).toEqual(Array.from({ length: 50 }, (_, i) => i + 1).filter((n) => n !== 7));
 });
