@@ -1,7 +1,6 @@
 // Client addresses as 16-byte keys that sort as the addresses do, so that a CIDR network is one key range.
-import { isIP } from 'node:net';
 import { parseCidr } from '../net/cidr';
-import { ipv6Groups, normaliseIp } from '../net/normalise';
+import { canonicalIpv4Value, ipv6Groups, normaliseIp } from '../net/normalise';
 
 export const IP_KEY_BYTES = 16;
 
@@ -19,10 +18,12 @@ export function ipKey(ip: string): Buffer | undefined {
   const canonical = normaliseIp(ip);
   if (canonical === undefined) return undefined;
   const key = Buffer.alloc(IP_KEY_BYTES);
-  if (isIP(canonical) === 4) {
+  // The dotted quad's value as normaliseIp already read it: every tracking record's address passes here.
+  const ipv4 = canonicalIpv4Value(canonical);
+  if (ipv4 !== undefined) {
     key[10] = 0xff;
     key[11] = 0xff;
-    canonical.split('.').forEach((octet, i) => (key[12 + i] = Number(octet)));
+    key.writeUInt32BE(ipv4, 12);
   } else {
     ipv6Groups(canonical).forEach((group, i) => key.writeUInt16BE(group, 2 * i));
   }

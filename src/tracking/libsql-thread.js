@@ -99,11 +99,16 @@ function insertTree(connection, parent, children, json) {
   const insertChildren = children.map((sql) => prepared(connection, sql));
   connection.exec('BEGIN IMMEDIATE');
   try {
-    for (const [values, ...childLists] of rows) {
-      const id = insertParent.run(values.map(bound)).lastInsertRowid;
-      childLists.forEach((list, i) => {
-        for (const child of list) insertChildren[i].run([id, ...child.map(bound)]);
-      });
+    // The parsed rows are bound in place: this runs for every record the service tracks.
+    for (const row of rows) {
+      const id = insertParent.run(boundInPlace(row[0])).lastInsertRowid;
+      for (let i = 0; i < insertChildren.length; i++) {
+        for (const child of /** @type {unknown[][]} */ (row[i + 1])) {
+          const params = boundInPlace(child);
+          params.unshift(id);
+          insertChildren[i].run(params);
+        }
+      }
     }
     connection.exec('COMMIT');
   } catch (error) {
@@ -111,6 +116,15 @@ function insertTree(connection, parent, children, json) {
     throw error;
   }
   return undefined;
+}
+
+/**
+ * @param {unknown[]} values
+ * @returns {SqlValue[]} the same array, each value as bound() makes it
+ */
+function boundInPlace(values) {
+  for (let i = 0; i < values.length; i++) values[i] = bound(values[i]);
+  return /** @type {SqlValue[]} */ (values);
 }
 
 /**

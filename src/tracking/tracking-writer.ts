@@ -34,12 +34,16 @@ const RETRY_MS = 1000;
 const ENCODE_EVERY = 50;
 
 /**
- * Defaults, measured with SQLite (bench/tracking/tracking-overhead.ts): a transaction of 2,000
+ * Batch sizes, measured with SQLite (bench/tracking/tracking-overhead.ts): a transaction of 2,000
  * records instead of 500 writes each index page it dirties once for four times the records, ~20 %
- * less of the database thread's CPU a record (sessions/s with tracking on +3 to +6 %); a record
- * reaches the database within a second.
+ * less of the database thread's CPU a record (sessions/s with tracking on +3 to +6 %). That store
+ * encodes 50 at a time as they arrive; a store that does not (PostgreSQL, whose driver turns the
+ * whole batch into its protocol on the event loop at flush) keeps batches of 500, so that no flush
+ * holds the milter's answers for long.
  */
-const BATCH_SIZE = 2000;
+const ENCODED_BATCH_SIZE = 2000;
+const BATCH_SIZE = 500;
+/** A record reaches the database within a second. */
 const FLUSH_MS = 1000;
 
 export class TrackingWriter {
@@ -67,7 +71,7 @@ export class TrackingWriter {
   ) {
     this.encoder = encodes(store) ? store : undefined;
     this.maxQueued = options.maxQueued ?? 50_000;
-    this.batchSize = options.batchSize ?? BATCH_SIZE;
+    this.batchSize = options.batchSize ?? (this.encoder ? ENCODED_BATCH_SIZE : BATCH_SIZE);
     this.flushMs = options.flushMs ?? FLUSH_MS;
     this.now = options.now ?? Date.now;
     this.pruneTimer = setInterval(() => void this.prune(), options.pruneIntervalMs ?? 10 * 60_000);

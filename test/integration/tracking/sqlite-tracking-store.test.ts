@@ -244,11 +244,18 @@ describe('SqliteTrackingStore and other processes', () => {
     let output = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    // 40 batches over ~2 s of the reader's 2.5, from its first read on: the file stays small enough
+    // that it is read whole many times while it grows (unbounded, on a loaded CI machine, each read
+    // took ~0.6 s and the reader saw only four counts).
     let written = 1;
-    for (let b = 1; child.exitCode === null && !output.includes('done'); b++) {
-      await writer.write(Array.from({ length: BATCH }, (_, i) => fullRecord({ session: `${b}-${i}`, time: T + b * 1000 + i })));
-      written += BATCH;
-      await new Promise((r) => setTimeout(r, 10));
+    let b = 1;
+    while (child.exitCode === null && !output.includes('done')) {
+      if (output !== '' && b <= 40) {
+        await writer.write(Array.from({ length: BATCH }, (_, i) => fullRecord({ session: `${b}-${i}`, time: T + b * 1000 + i })));
+        written += BATCH;
+        b++;
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
     await exited;
     await writer.close();
