@@ -2,7 +2,7 @@
 //
 // The connection lives in libsql-thread.js, a worker thread, so a batch insert, a lock wait, a
 // checkpoint's fsync or a prune never holds a milter answer; what crosses to it is the SQL and the
-// values (a batch's as one JSON string), what comes back is rows or an error's message and code.
+// values (a batch's as one UTF-8 JSON text), what comes back is rows or an error's message and code.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SqlRow, SqlValue } from './sqlite-rows';
@@ -10,7 +10,7 @@ import type { SqlRow, SqlValue } from './sqlite-rows';
 type Call =
   | { op: 'exec'; sql: string }
   | { op: 'all'; sql: string; params: SqlValue[] }
-  | { op: 'insertTree'; parent: string; children: string[]; rows: string }
+  | { op: 'insertTree'; parent: string; children: string[]; rows: Uint8Array }
   | { op: 'close' };
 
 interface Reply {
@@ -69,10 +69,10 @@ export class LibsqlConnection {
 
   /**
    * In one transaction: each row's parent values into `parent`, and its child rows into `children`
-   * (one statement per child list), each child row bound after its parent's rowid. `rows` is JSON:
-   * an array of [parent values, child rows of children[0], of children[1], ...].
+   * (one statement per child list), each child row bound after its parent's rowid. `rows` is UTF-8
+   * JSON: an array of [parent values, child rows of children[0], of children[1], ...].
    */
-  async insertTree(parent: string, children: string[], rows: string): Promise<void> {
+  async insertTree(parent: string, children: string[], rows: Uint8Array): Promise<void> {
     await this.request({ op: 'insertTree', parent, children, rows });
   }
 

@@ -18,7 +18,7 @@ const Database = require('libsql');
 /**
  * @typedef {{ op: 'exec', sql: string }
  *   | { op: 'all', sql: string, params: SqlValue[] }
- *   | { op: 'insertTree', parent: string, children: string[], rows: string }
+ *   | { op: 'insertTree', parent: string, children: string[], rows: Uint8Array }
  *   | { op: 'close' }} Call
  */
 
@@ -89,12 +89,12 @@ function prepared(connection, sql) {
  * @param {Connection} connection
  * @param {string} parent
  * @param {string[]} children
- * @param {string} json the rows: [[parent values, child rows of children[0], ...], ...]; a value that
- *   is a list or an object is bound as its JSON text
+ * @param {Uint8Array} json the rows as UTF-8 JSON: [[parent values, child rows of children[0], ...], ...];
+ *   a value that is a list or an object is bound as its JSON text
  */
 function insertTree(connection, parent, children, json) {
   /** @type {[unknown[], ...unknown[][][]][]} */
-  const rows = JSON.parse(json);
+  const rows = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
   const insertParent = prepared(connection, parent);
   const insertChildren = children.map((sql) => prepared(connection, sql));
   connection.exec('BEGIN IMMEDIATE');

@@ -2,10 +2,11 @@
 // record's columns, then its recipients and its rules, each bound after the record's rowid.
 //
 // Values are bound as parameters, never written into SQL text, which is what keeps a hostile HELO or
-// sender from becoming SQL. The batch crosses to the database's thread as one JSON string: the
-// cheapest hand-over measured (structured clone of the rows cost the event loop twice as much), and
-// a string is one object for the garbage collector. NUL becomes U+FFFD (withoutNul): libsql reads
-// text back only up to one.
+// sender from becoming SQL. The batch crosses to the database's thread as one UTF-8 JSON text, made
+// of parts encoded as records arrive (tracking-writer.ts): JSON was the cheapest hand-over measured
+// (structured clone of the rows cost the event loop twice as much), and bytes outside the heap are
+// nothing the garbage collector copies. NUL becomes U+FFFD (withoutNul): libsql reads text back only
+// up to one.
 import { withoutNul } from './record-check';
 import { RECORD_COLUMNS, recordValues, type BatchValue } from './sqlite-rows';
 import type { TrackingRecord } from './tracking-record';

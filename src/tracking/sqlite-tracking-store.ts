@@ -36,6 +36,10 @@ export interface SqliteTrackingOptions {
 export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; ' +
   'PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 134217728;';
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
 /** Records deleted per transaction when pruning: each is short, so the writer's next batch never waits long. */
 const PRUNE_CHUNK = 5000;
 
@@ -70,16 +74,16 @@ export class SqliteTrackingStore implements EncodingTrackingStore {
     if (records.length > 0) return this.writeEncoded([this.encode(records)]);
   }
 
-  /** The records' rows as JSON (sqlite-batch.ts), a part of the text that crosses to the database's thread. */
-  encode(records: readonly TrackingRecord[]): string {
-    return rowsJson(records);
+  /** The records' rows as UTF-8 JSON (sqlite-batch.ts), a part of what crosses to the database's thread. */
+  encode(records: readonly TrackingRecord[]): Buffer {
+    return Buffer.from(rowsJson(records));
   }
 
-  async writeEncoded(parts: readonly string[]): Promise<void> {
-    // The part of no records is empty text, which would leave an empty element between the commas.
-    const filled = parts.filter((part) => part !== '');
+  async writeEncoded(parts: readonly Buffer[]): Promise<void> {
+    // The part of no records is empty, which would leave an empty element between the commas.
+    const filled = parts.filter((part) => part.length > 0);
     if (filled.length === 0) return;
-    const rows = `[${filled.join(',')}]`;
+    const rows = Buffer.concat([OPEN, ...filled.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), CLOSE]);
     return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_RECIPIENT, INSERT_RULE], rows));
   }
 

@@ -50,7 +50,7 @@ export class TrackingWriter {
   /** Records not yet encoded (all of them, for a store that does not encode). */
   private fresh: TrackingRecord[] = [];
   /** Encoded parts waiting for their batch, and the records in them. */
-  private parts: { text: string; count: number }[] = [];
+  private parts: { bytes: Buffer; count: number }[] = [];
   private partRecords = 0;
   private readonly encoder: EncodingTrackingStore | undefined;
   private writing: Promise<void> | undefined;
@@ -135,12 +135,12 @@ export class TrackingWriter {
     const records = this.fresh;
     this.fresh = [];
     try {
-      this.parts.push({ text: encoder.encode(records), count: records.length });
+      this.parts.push({ bytes: encoder.encode(records), count: records.length });
       this.partRecords += records.length;
     } catch {
       for (const record of records) {
         try {
-          this.parts.push({ text: encoder.encode([record]), count: 1 });
+          this.parts.push({ bytes: encoder.encode([record]), count: 1 });
           this.partRecords += 1;
         } catch (error) {
           this.options.onDropped(1, 'database error');
@@ -159,15 +159,15 @@ export class TrackingWriter {
   /** The parts of one batch, with what is still fresh when they are fewer than a batch (the timer went off). */
   private async flushParts(encoder: EncodingTrackingStore): Promise<void> {
     if (this.partRecords < this.batchSize && this.fresh.length > 0) this.encodeFresh(encoder);
-    const texts: string[] = [];
+    const batch: Buffer[] = [];
     let count = 0;
     while (count < this.batchSize && this.parts.length > 0) {
       const part = this.parts.shift()!;
-      texts.push(part.text);
+      batch.push(part.bytes);
       count += part.count;
     }
     this.partRecords -= count;
-    if (count > 0) await this.written(count, () => encoder.writeEncoded(texts));
+    if (count > 0) await this.written(count, () => encoder.writeEncoded(batch));
   }
 
   private async written(count: number, write: () => Promise<void>): Promise<void> {

@@ -22,7 +22,7 @@ function fakeStore() {
   return store;
 }
 
-/** A store that encodes: a part is the records' times, joined; time -1 is a record no store could hold. */
+/** A store that encodes: a part is the records' times, joined, as bytes; time -1 is a record no store could hold. */
 function encodingStore() {
   const batches: number[][] = [];
   const partSizes: number[] = [];
@@ -33,10 +33,10 @@ function encodingStore() {
     encode: (records) => {
       if (records.some((r) => r.time === -1)) throw new RangeError(`tracking record: time -1 is not a time in ms`);
       partSizes.push(records.length);
-      return records.map((r) => r.time).join(',');
+      return Buffer.from(records.map((r) => r.time).join(','));
     },
     writeEncoded: async (parts) => {
-      batches.push(parts.join(',').split(',').map(Number));
+      batches.push(parts.map(String).join(',').split(',').map(Number));
     },
   };
   return store;
