@@ -87,7 +87,7 @@ export interface TrackingStore {
  * parts made while records arrive. The writer then holds a part instead of the records it came
  * from, which are garbage while still young, and a part's bytes live outside the JavaScript heap:
  * held as records (or as strings) until their batch was written, they were copied and promoted by
- * every scavenge, whose pauses grew by half (~1.0 to ~1.5 ms at 1,800 sessions/s).
+ * every scavenge (at 1,800 sessions/s a mean pause of 1.54 ms against 1.12-1.27 with tracking off).
  */
 export interface EncodingTrackingStore extends TrackingStore {
   /** The records as one part of a batch. RangeError, before anything is written, for a record no store could hold. */

@@ -153,7 +153,7 @@ export class TrackingWriter {
   private async flush(): Promise<void> {
     if (this.encoder) return this.flushParts(this.encoder);
     const batch = this.fresh.splice(0, this.batchSize);
-    if (batch.length > 0) await this.written(batch.length, () => this.store.write(batch));
+    if (batch.length > 0) await this.writeCounted(batch.length, () => this.store.write(batch));
   }
 
   /** The parts of one batch, with what is still fresh when they are fewer than a batch (the timer went off). */
@@ -167,10 +167,11 @@ export class TrackingWriter {
       count += part.count;
     }
     this.partRecords -= count;
-    if (count > 0) await this.written(count, () => encoder.writeEncoded(batch));
+    if (count > 0) await this.writeCounted(count, () => encoder.writeEncoded(batch));
   }
 
-  private async written(count: number, write: () => Promise<void>): Promise<void> {
+  /** Runs one batch's write: counted as written, or as dropped with a pause before the next. */
+  private async writeCounted(count: number, write: () => Promise<void>): Promise<void> {
     try {
       await write();
       this.options.onWritten?.(count);

@@ -139,7 +139,11 @@ test('a flood is answered, counted in /metrics (which promtool accepts) and show
   expect(status.stdout).toMatch(/^store +level: ok, p50 [0-9.]+ ms/m);
   expect(status.stdout).toMatch(/^last 1m +2 +0 +4 +5 +0 +0$/m);
   // 11, not 14: points stop once a score is past the refusing threshold (refused retries must not inflate it).
-  expect(status.stdout).toMatch(new RegExp(`^  ip:${FLOODER.replace(/\./g, '\\.')} +11\\.00$`, 'm'));
+  // Shown decayed (half-life 1 h): 10.99 once the CLI reads it more than ~2.4 s after the last point,
+  // which a loaded CI machine reached.
+  const shown = new RegExp(`^  ip:${FLOODER.replace(/\./g, '\\.')} +([0-9.]+)$`, 'm').exec(status.stdout);
+  expect(Number(shown?.[1])).toBeGreaterThan(10.9);
+  expect(Number(shown?.[1])).toBeLessThanOrEqual(11);
   const json = await floodgateCli('status', '--json', '--config', config);
   const report = JSON.parse(json.stdout) as { activity: Array<{ minutes: number; answers: Record<string, number> }>; top: Array<{ key: string }> };
   expect(report.activity.map((w) => w.minutes)).toEqual([1, 5, 15]);
