@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { recordRows, INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE } from '../../src/tracking/sqlite-batch';
+import { recordRows, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from '../../src/tracking/sqlite-batch';
 import { findQuery } from '../../src/tracking/sqlite-query';
 import type { SqlRow } from '../../src/tracking/sqlite-rows';
 import { MIGRATIONS } from '../../src/tracking/sqlite-schema';
@@ -73,11 +73,16 @@ function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase):
         write: async (records) => {
           const rows = records.map(recordRows);
           db.exec('BEGIN IMMEDIATE');
+          // As src/tracking/libsql-thread.js does: the records one by one, their keys after them in one statement each.
+          const byRecipient: unknown[][] = [];
+          const byRule: unknown[][] = [];
           for (const [values, recipients, rules] of rows) {
-            // Lists are bound as their JSON text, as src/tracking/libsql-thread.js does.
-            const id = db.insert(INSERT_RECORD, values.map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v)));
-            for (const recipient of recipients) db.insert(INSERT_RECIPIENT, [id, ...recipient]);
-            for (const rule of rules) db.insert(INSERT_RULE, [id, ...rule]);
+            const id = db.insert(INSERT_RECORD, values);
+            for (const recipient of recipients) byRecipient.push([...recipient, id]);
+            for (const rule of rules) byRule.push([...rule, id]);
+          }
+          for (const [sql, keys] of [[INSERT_BY_RECIPIENT, byRecipient], [INSERT_BY_RULE, byRule]] as const) {
+            if (keys.length > 0) db.insert(sql, [JSON.stringify(keys)]);
           }
           db.exec('COMMIT');
         },

@@ -68,9 +68,10 @@ export class LibsqlConnection {
   }
 
   /**
-   * In one transaction: each row's parent values into `parent`, and its child rows into `children`
-   * (one statement per child list), each child row bound after its parent's rowid. `rows` is UTF-8
-   * JSON: an array of [parent values, child rows of children[0], of children[1], ...].
+   * In one transaction: each row's parent values into `parent`, then each list of child rows into
+   * its statement of `children`, every parent's at once: the statement's one parameter is the JSON
+   * array of those rows, each ending in its parent's rowid. `rows` is UTF-8 JSON: an array of
+   * [parent values, child rows of children[0], of children[1], ...].
    */
   async insertTree(parent: string, children: string[], rows: Uint8Array): Promise<void> {
     await this.request({ op: 'insertTree', parent, children, rows });

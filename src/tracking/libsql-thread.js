@@ -83,12 +83,13 @@ function prepared(connection, sql) {
 }
 
 /**
- * Each row's parent values into `parent`, then each of its child lists into the matching statement of
- * `children`, every child row after its parent's rowid; all in one transaction, none on failure.
- * BEGIN IMMEDIATE takes the write lock (waiting up to busy_timeout) before the first insert.
+ * Each row's parent values into `parent`; then, for each of `children`, one run for the whole batch
+ * with the JSON array of that child list's rows of every parent, each row ending in its parent's
+ * rowid. All in one transaction, none on failure. BEGIN IMMEDIATE takes the write lock (waiting up
+ * to busy_timeout) before the first insert.
  * @param {Connection} connection
  * @param {string} parent
- * @param {string[]} children
+ * @param {string[]} children statements of one parameter: a JSON array of child rows
  * @param {Uint8Array} json the rows as UTF-8 JSON: [[parent values, child rows of children[0], ...], ...];
  *   a value that is a list or an object is bound as its JSON text
  */
@@ -97,18 +98,22 @@ function insertTree(connection, parent, children, json) {
   const rows = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
   const insertParent = prepared(connection, parent);
   const insertChildren = children.map((sql) => prepared(connection, sql));
+  /** @type {unknown[][][]} */
+  const childRows = children.map(() => []);
   connection.exec('BEGIN IMMEDIATE');
   try {
     // The parsed rows are bound in place: this runs for every record the service tracks.
     for (const row of rows) {
       const id = insertParent.run(boundInPlace(row[0])).lastInsertRowid;
-      for (let i = 0; i < insertChildren.length; i++) {
+      for (let i = 0; i < childRows.length; i++) {
         for (const child of /** @type {unknown[][]} */ (row[i + 1])) {
-          const params = boundInPlace(child);
-          params.unshift(id);
-          insertChildren[i].run(params);
+          child.push(id);
+          childRows[i].push(child);
         }
       }
+    }
+    for (let i = 0; i < insertChildren.length; i++) {
+      if (childRows[i].length > 0) insertChildren[i].run([JSON.stringify(childRows[i])]);
     }
     connection.exec('COMMIT');
   } catch (error) {

@@ -1,5 +1,6 @@
 // A batch of tracking records as the JSON rows of one insertTree call (libsql-connection.ts): each
-// record's columns, then its recipients and its rules, each bound after the record's rowid.
+// record's columns, then the keys of its recipients and of its rules, which the thread gathers
+// with their record's rowid and inserts with one statement each for the whole batch.
 //
 // Values are bound as parameters, never written into SQL text, which is what keeps a hostile HELO or
 // sender from becoming SQL. The batch crosses to the database's thread as one UTF-8 JSON text, made
@@ -8,26 +9,28 @@
 // nothing the garbage collector copies. NUL becomes U+FFFD (withoutNul): libsql reads text back only
 // up to one.
 import { withoutNul } from './record-check';
-import { RECORD_COLUMNS, recordValues, type BatchValue } from './sqlite-rows';
+import { RECORD_COLUMNS, recordValues } from './sqlite-rows';
 import type { TrackingRecord } from './tracking-record';
 
 export const INSERT_RECORD = `INSERT INTO records (${RECORD_COLUMNS.join(', ')}) VALUES (${RECORD_COLUMNS.map((c) => (c === 'client_ip' ? 'unhex(?)' : '?')).join(', ')})`;
-export const INSERT_RECIPIENT = 'INSERT INTO recipients (record_id, position, address, answer, reply, time) VALUES (?, ?, ?, ?, ?, ?)';
-// OR IGNORE: a record's rules are meant to be without repeats; a repeat must not fail the whole batch.
-export const INSERT_RULE = 'INSERT OR IGNORE INTO record_rules (record_id, rule, time) VALUES (?, ?, ?)';
+// Each takes the batch's [key, time, record id] triples as one JSON array: one statement run for
+// all of them costs libsql's thread ~5 µs a row against ~8 for a run of its own.
+// OR IGNORE: a recipient given twice, or a rule, is one key; a repeat must not fail the whole batch.
+export const INSERT_BY_RECIPIENT = 'INSERT OR IGNORE INTO by_recipient (address, time, record_id) SELECT value->>0, value->>1, value->>2 FROM json_each(?)';
+export const INSERT_BY_RULE = 'INSERT OR IGNORE INTO by_rule (rule, time, record_id) SELECT value->>0, value->>1, value->>2 FROM json_each(?)';
 
-/** One record's rows: its columns (INSERT_RECORD), its recipients by position (INSERT_RECIPIENT), its rules (INSERT_RULE). */
-export type RecordRows = [BatchValue[], (string | number | null)[][], (string | number)[][]];
+/** One record's rows: its columns (INSERT_RECORD), its recipients' keys and its rules' (INSERT_BY_RECIPIENT, INSERT_BY_RULE), each [key, time]. */
+export type RecordRows = [(string | number | null)[], [string, number][], [string, number][]];
 
 /**
- * A record's rows, the children without their record's id, which the insert supplies.
+ * A record's rows, the keys without their record's id, which the insert supplies.
  * RangeError for a record no store could hold.
  */
 export function recordRows(record: TrackingRecord): RecordRows {
   const time = record.time;
   return [
     recordValues(record),
-    record.recipients.map((r, i) => [i, r.address, r.answer, r.reply ?? null, time]),
+    record.recipients.map((r) => [r.address, time]),
     record.rules.map((rule) => [rule, time]),
   ];
 }

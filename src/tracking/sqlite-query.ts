@@ -9,8 +9,8 @@ export interface SqlQuery {
 }
 
 /**
- * Recipients and rules are matched in their own tables, with the time bounds repeated there so the
- * (address, time) and (rule, time) indexes do the narrowing. A single address is written as `=`, not
+ * Recipients and rules are matched in their own tables (by_recipient, by_rule), with the time bounds
+ * repeated there so their (address, time) and (rule, time) keys do the narrowing. A single address is written as `=`, not
  * as a one-address range: the planner then knows the (client_ip, time) index yields time order and
  * stops after `limit` rows instead of sorting every record of a flooding client.
  */
@@ -31,7 +31,7 @@ export function findQuery(filter: CheckedFilter): SqlQuery {
   if (filter.from !== undefined) add('sender = ?', filter.from);
   if (filter.queueId !== undefined) add('queue_id = ?', filter.queueId);
   if (filter.answer !== undefined) add('answer = ?', filter.answer);
-  for (const [table, column, value] of [['recipients', 'address', filter.to], ['record_rules', 'rule', filter.rule]] as const) {
+  for (const [table, column, value] of [['by_recipient', 'address', filter.to], ['by_rule', 'rule', filter.rule]] as const) {
     if (value === undefined) continue;
     add(`id IN (SELECT record_id FROM ${table} WHERE ${[`${column} = ?`, ...bounds.conditions].join(' AND ')})`, value, ...bounds.params);
   }

@@ -1,79 +1,47 @@
-// Tracking records to and from the SQLite tables' rows: the records columns' values, and the record back from its rows.
+// Tracking records to and from the SQLite records table's rows: the columns find filters on, and the rest as one JSON object.
 import { ipFromKey, ipKey } from './ip-key';
 import { checkRecord } from './record-check';
-import type { TrackedAnswer, TrackedKey, TrackedRecipient, TrackingRecord } from './tracking-record';
+import type { TrackedAnswer, TrackingRecord } from './tracking-record';
 
 /** What SQLite stores; blobs come back as ArrayBuffer from libsql, Uint8Array from others. */
 export type SqlValue = string | number | Uint8Array | null;
 export type SqlRow = Record<string, unknown>;
 
-export const RECORD_COLUMNS = [
-  'time', 'mta_host', 'daemon', 'session', 'queue_id', 'client_ip', 'client_name', 'reverse_dns', 'helo', 'auth_user',
-  'sender', 'answer', 'stage', 'delay_ms', 'rules', 'keys', 'dns_lists', 'size', 'message_id', 'subject', 'attachments',
-] as const;
+/** The records table's columns that a record fills (schema version 2); `detail` holds everything else. */
+export const RECORD_COLUMNS = ['time', 'queue_id', 'client_ip', 'sender', 'answer', 'detail'] as const;
 
-/** A column's value as the batch carries it: the lists stored as JSON text go as they are, and are bound as their JSON text. */
-export type BatchValue = string | number | null | readonly unknown[];
+/** What a record keeps in its detail column: every field but the id and the columns of their own. */
+type RecordDetail = Omit<TrackingRecord, 'id' | 'time' | 'queueId' | 'clientIp' | 'sender' | 'answer'>;
 
 /**
- * The records columns' values in RECORD_COLUMNS order, as JSON can carry them: client_ip is its key
- * in hex (the insert turns it back into bytes with unhex); rules, keys, DNS lists and attachments
- * are lists, which libsql-thread.js binds as JSON text. RangeError for a record no store could hold
- * (checkRecord).
+ * The records columns' values in RECORD_COLUMNS order: client_ip is its key in hex (the insert turns
+ * it back into bytes with unhex), detail the record's other fields as JSON text, without those that
+ * are undefined. RangeError for a record no store could hold (checkRecord).
  */
-export function recordValues(record: TrackingRecord): BatchValue[] {
+export function recordValues(record: TrackingRecord): (string | number | null)[] {
   checkRecord(record);
+  // Named one by one: a field this file does not know is not stored by accident.
+  const detail: RecordDetail = {
+    mtaHost: record.mtaHost, daemon: record.daemon, session: record.session, clientName: record.clientName,
+    reverseDns: record.reverseDns, helo: record.helo, authUser: record.authUser, recipients: record.recipients,
+    stage: record.stage, delayMs: record.delayMs, rules: record.rules, keys: record.keys, dnsLists: record.dnsLists,
+    size: record.size, messageId: record.messageId, subject: record.subject, attachments: record.attachments,
+  };
   return [
-    record.time, record.mtaHost ?? null, record.daemon ?? null, record.session, record.queueId ?? null,
+    record.time, record.queueId ?? null,
     record.clientIp === undefined ? null : (ipKey(record.clientIp) as Buffer).toString('hex'),
-    record.clientName ?? null, record.reverseDns ?? null, record.helo ?? null, record.authUser ?? null, record.sender ?? null,
-    record.answer, record.stage, record.delayMs, record.rules, record.keys,
-    record.dnsLists, record.size ?? null, record.messageId ?? null, record.subject ?? null,
-    record.attachments ?? null,
+    record.sender ?? null, record.answer, JSON.stringify(detail),
   ];
 }
 
-/** A records row (SELECT *) and its recipients rows (by position) as the record that was written. */
-export function recordFromRows(row: SqlRow, recipientRows: readonly SqlRow[]): TrackingRecord {
-  const record: TrackingRecord = {
-    id: row.id as number,
-    time: row.time as number,
-    session: row.session as string,
-    recipients: recipientRows.map(recipientFromRow),
-    answer: row.answer as TrackedAnswer,
-    stage: row.stage as TrackingRecord['stage'],
-    delayMs: row.delay_ms as number,
-    rules: JSON.parse(row.rules as string) as string[],
-    keys: JSON.parse(row.keys as string) as TrackedKey[],
-    dnsLists: JSON.parse(row.dns_lists as string) as string[],
-  };
-  const optional: Partial<TrackingRecord> = {
-    mtaHost: text(row.mta_host),
-    daemon: text(row.daemon),
-    queueId: text(row.queue_id),
-    clientIp: row.client_ip == null ? undefined : ipFromKey(bytes(row.client_ip)),
-    clientName: text(row.client_name),
-    reverseDns: text(row.reverse_dns),
-    helo: text(row.helo),
-    authUser: text(row.auth_user),
-    sender: text(row.sender),
-    size: row.size == null ? undefined : (row.size as number),
-    messageId: text(row.message_id),
-    subject: text(row.subject),
-    attachments: row.attachments == null ? undefined : (JSON.parse(row.attachments as string) as string[]),
-  };
-  for (const [name, value] of Object.entries(optional)) if (value !== undefined) Object.assign(record, { [name]: value });
+/** A records row (SELECT *) as the record that was written. */
+export function recordFromRow(row: SqlRow): TrackingRecord {
+  const detail = JSON.parse(row.detail as string) as RecordDetail;
+  const record: TrackingRecord = { id: row.id as number, time: row.time as number, ...detail, answer: row.answer as TrackedAnswer };
+  if (row.queue_id != null) record.queueId = row.queue_id as string;
+  if (row.client_ip != null) record.clientIp = ipFromKey(bytes(row.client_ip));
+  if (row.sender != null) record.sender = row.sender as string;
   return record;
-}
-
-function recipientFromRow(row: SqlRow): TrackedRecipient {
-  const recipient: TrackedRecipient = { address: row.address as string, answer: row.answer as TrackedAnswer };
-  if (row.reply != null) recipient.reply = row.reply as string;
-  return recipient;
-}
-
-function text(value: unknown): string | undefined {
-  return value == null ? undefined : (value as string);
 }
 
 function bytes(value: unknown): Uint8Array {

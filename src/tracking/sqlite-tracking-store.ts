@@ -9,9 +9,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackingError, toTrackingError } from './errors';
 import { LibsqlConnection } from './libsql-connection';
-import { INSERT_RECIPIENT, INSERT_RECORD, INSERT_RULE, rowsJson } from './sqlite-batch';
+import { INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD, rowsJson } from './sqlite-batch';
 import { findQuery } from './sqlite-query';
-import { recordFromRows, type SqlRow } from './sqlite-rows';
+import { recordFromRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
 import { checkFilter } from './tracking-filter';
 import type { EncodingTrackingStore, TrackingFilter, TrackingRecord } from './tracking-record';
@@ -39,6 +39,18 @@ export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = N
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']');
+
+/**
+ * The keys of the records in temp.doomed, found from each record's detail. The CASTs are what lets
+ * SQLite look each key up by its whole primary key: a JSON value has no type affinity, and without
+ * one it used only the address, reading every key of a much-mailed address once per doomed record.
+ */
+export const DELETE_DOOMED_KEYS = [
+  `DELETE FROM by_recipient WHERE (address, time, record_id) IN (SELECT CAST(r.value->>'address' AS TEXT), records.time, records.id
+     FROM temp.doomed JOIN records USING (id), json_each(records.detail, '$.recipients') r)`,
+  `DELETE FROM by_rule WHERE (rule, time, record_id) IN (SELECT CAST(r.value AS TEXT), records.time, records.id
+     FROM temp.doomed JOIN records USING (id), json_each(records.detail, '$.rules') r)`,
+];
 
 /** Records deleted per transaction when pruning: each is short, so the writer's next batch never waits long. */
 const PRUNE_CHUNK = 5000;
@@ -84,17 +96,17 @@ export class SqliteTrackingStore implements EncodingTrackingStore {
     const filled = parts.filter((part) => part.length > 0);
     if (filled.length === 0) return;
     const rows = Buffer.concat([OPEN, ...filled.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), CLOSE]);
-    return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_RECIPIENT, INSERT_RULE], rows));
+    return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_BY_RECIPIENT, INSERT_BY_RULE], rows));
   }
 
   async find(filter: TrackingFilter): Promise<TrackingRecord[]> {
     const { sql, params } = findQuery(checkFilter(filter));
-    return this.serial('finding records', false, async () => this.withRecipients(await this.db.all(sql, params)));
+    return this.serial('finding records', false, async () => (await this.db.all(sql, params)).map(recordFromRow));
   }
 
   async get(id: number): Promise<TrackingRecord | undefined> {
     if (!Number.isSafeInteger(id)) return undefined;
-    return this.serial('reading a record', false, async () => (await this.withRecipients(await this.db.all('SELECT * FROM records WHERE id = ?', [id])))[0]);
+    return this.serial('reading a record', false, async () => (await this.db.all('SELECT * FROM records WHERE id = ?', [id])).map(recordFromRow)[0]);
   }
 
   /**
@@ -148,28 +160,11 @@ export class SqliteTrackingStore implements EncodingTrackingStore {
       CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY);
       DELETE FROM temp.doomed;
       INSERT INTO temp.doomed SELECT id FROM records${before === undefined ? '' : ` WHERE time < ${before}`} ORDER BY time LIMIT ${limit};
-      DELETE FROM recipients WHERE record_id IN (SELECT id FROM temp.doomed);
-      DELETE FROM record_rules WHERE record_id IN (SELECT id FROM temp.doomed);
+      ${DELETE_DOOMED_KEYS.join(';\n')};
       DELETE FROM records WHERE id IN (SELECT id FROM temp.doomed);
       COMMIT;`);
     const [row] = await this.db.all('SELECT count(*) AS n FROM temp.doomed');
     return row.n as number;
-  }
-
-  /** The records of `rows`, in their order, each with its recipients. */
-  private async withRecipients(rows: SqlRow[]): Promise<TrackingRecord[]> {
-    if (rows.length === 0) return [];
-    const recipients = await this.db.all(
-      'SELECT * FROM recipients WHERE record_id IN (SELECT value FROM json_each(?)) ORDER BY record_id, position',
-      [JSON.stringify(rows.map((r) => r.id))],
-    );
-    const byRecord = new Map<unknown, SqlRow[]>();
-    for (const r of recipients) {
-      const list = byRecord.get(r.record_id);
-      if (list) list.push(r);
-      else byRecord.set(r.record_id, [r]);
-    }
-    return rows.map((row) => recordFromRows(row, byRecord.get(row.id) ?? []));
   }
 
   /**

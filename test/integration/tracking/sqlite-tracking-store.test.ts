@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { TrackingError } from '../../../src/tracking/errors';
 import { findQuery } from '../../../src/tracking/sqlite-query';
-import { SCHEMA_VERSION } from '../../../src/tracking/sqlite-schema';
-import { SqliteTrackingStore, TRACKING_FILE } from '../../../src/tracking/sqlite-tracking-store';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/tracking/sqlite-schema';
+import { DELETE_DOOMED_KEYS, SqliteTrackingStore, TRACKING_FILE } from '../../../src/tracking/sqlite-tracking-store';
 import { checkFilter } from '../../../src/tracking/tracking-filter';
 import type { TrackingFilter, TrackingRecord } from '../../../src/tracking/tracking-record';
 import { typescriptChild } from '../../support/typescript-child';
@@ -92,6 +92,67 @@ describe('SqliteTrackingStore on disk', () => {
     await reader.close();
   });
 
+  test('a version 1 file is migrated in place: records whole, ids and the id high-water mark kept, every filter finds them', async () => {
+    side(dir, (db) => {
+      db.exec(`PRAGMA auto_vacuum = INCREMENTAL; BEGIN; ${MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;`);
+      // As version 1 wrote them: a message with two recipients and two rules; a session refused at
+      // RCPT, without the optional columns; and a third record, since pruned.
+      db.exec(`INSERT INTO records (id, time, mta_host, daemon, session, queue_id, client_ip, client_name, reverse_dns, helo, auth_user,
+          sender, answer, stage, delay_ms, rules, keys, dns_lists, size, message_id, subject, attachments)
+        VALUES (1, 1000, 'mx1', 'smtpd', 's1', 'Q1', unhex('00000000000000000000ffffc000020a'), 'host.example', 'dynamic', '[192.0.2.10]', 'joe',
+          'joe@example.org', 'accepted', 'eom', 1500, '["count-connections","sender-rate"]', '[{"key":"ip:192.0.2.10","score":12.5}]',
+          '["zen.dnsbl.example"]', 48213, '<m1@example.org>', 'Invoice', '["invoice.pdf"]'),
+        (2, 2000, NULL, NULL, 's2', NULL, unhex('20010db8000000000000000000000001'), NULL, NULL, NULL, NULL,
+          '', 'reject', 'rcpt', 0, '[]', '[]', '[]', NULL, NULL, NULL, NULL),
+        (3, 3000, NULL, NULL, 's3', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'quit', 'quit', 0, '[]', '[]', '[]', NULL, NULL, NULL, NULL);
+        INSERT INTO recipients VALUES (1, 1, 'bob@customer.example', 'reject', '550 5.1.1 No such user', 1000),
+          (1, 0, 'anne@customer.example', 'accepted', NULL, 1000), (2, 0, 'anne@customer.example', 'reject', '554 5.7.1 Go away', 2000);
+        INSERT INTO record_rules VALUES (1, 'count-connections', 1000), (1, 'sender-rate', 1000);
+        DELETE FROM records WHERE id = 3;`);
+    });
+    const store = await SqliteTrackingStore.open(dir);
+    expect(await store.get(1)).toEqual({
+      id: 1, time: 1000, mtaHost: 'mx1', daemon: 'smtpd', session: 's1', queueId: 'Q1', clientIp: '192.0.2.10', clientName: 'host.example',
+      reverseDns: 'dynamic', helo: '[192.0.2.10]', authUser: 'joe', sender: 'joe@example.org',
+      recipients: [{ address: 'anne@customer.example', answer: 'accepted' }, { address: 'bob@customer.example', answer: 'reject', reply: '550 5.1.1 No such user' }],
+      answer: 'accepted', stage: 'eom', delayMs: 1500, rules: ['count-connections', 'sender-rate'], keys: [{ key: 'ip:192.0.2.10', score: 12.5 }],
+      dnsLists: ['zen.dnsbl.example'], size: 48213, messageId: '<m1@example.org>', subject: 'Invoice', attachments: ['invoice.pdf'],
+    });
+    expect(await store.get(2)).toEqual({
+      id: 2, time: 2000, session: 's2', clientIp: '2001:db8::1', sender: '', recipients: [{ address: 'anne@customer.example', answer: 'reject', reply: '554 5.7.1 Go away' }],
+      answer: 'reject', stage: 'rcpt', delayMs: 0, rules: [], keys: [], dnsLists: [],
+    });
+    const ids = async (filter: Omit<TrackingFilter, 'limit'>): Promise<number[]> => (await store.find({ ...filter, limit: 10 })).map((r) => r.id!);
+    expect(await ids({ to: 'anne@customer.example' })).toEqual([2, 1]);
+    expect(await ids({ to: 'bob@customer.example', since: 1000 })).toEqual([1]);
+    expect(await ids({ rule: 'sender-rate' })).toEqual([1]);
+    expect(await ids({ ip: '2001:db8::/32' })).toEqual([2]);
+    expect(await ids({ from: '' })).toEqual([2]);
+    expect(await ids({ queueId: 'Q1' })).toEqual([1]);
+    // AUTOINCREMENT's high-water mark came along: the pruned record's id 3 names nothing new.
+    await store.write([fullRecord({ time: 4000 })]);
+    expect(await ids({ since: 4000 })).toEqual([4]);
+    await store.close();
+    side(dir, (db) => {
+      expect(db.prepare('PRAGMA user_version').all()[0].user_version).toBe(SCHEMA_VERSION);
+      expect(db.prepare('PRAGMA integrity_check').all()[0].integrity_check).toBe('ok');
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name IN ('recipients', 'record_rules', 'records_2')").all()).toEqual([]);
+    });
+  });
+
+  test('prune deletes the recipient and rule keys of the records it deletes, and no other', async () => {
+    const store = await SqliteTrackingStore.open(dir);
+    await store.write([fullRecord({ time: 1000, session: 'old' }), fullRecord({ time: 5000, session: 'new' })]);
+    expect(await store.prune(2000)).toBe(1);
+    await store.close();
+    side(dir, (db) => {
+      expect(db.prepare('SELECT address, time FROM by_recipient ORDER BY address').all()).toEqual([
+        { address: 'anne@customer.example', time: 5000 }, { address: 'bob@customer.example', time: 5000 },
+      ]);
+      expect(db.prepare('SELECT rule, time FROM by_rule ORDER BY rule').all()).toEqual([{ rule: 'count-connections', time: 5000 }, { rule: 'sender-rate', time: 5000 }]);
+    });
+  });
+
   test('a read-only store finds beside the writer but never writes or prunes', async () => {
     const writer = await SqliteTrackingStore.open(dir);
     await writer.write([fullRecord({ session: 'one' })]);
@@ -107,7 +168,7 @@ describe('SqliteTrackingStore on disk', () => {
 
   test('a batch that fails in SQL half-way writes none of its records, and the next batch is written', async () => {
     const store = await SqliteTrackingStore.open(dir);
-    side(dir, (db) => db.exec("CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.session = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"));
+    side(dir, (db) => db.exec("CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.detail->>'session' = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"));
     await expect(store.write([fullRecord({ session: 'a' }), fullRecord({ session: 'boom' }), fullRecord({ session: 'c' })])).rejects.toThrow(/writing a batch .* failed: boom/);
     expect(await store.find({ limit: 10 })).toEqual([]);
     await store.write([fullRecord({ session: 'd' })]);
@@ -165,11 +226,15 @@ describe('SqliteTrackingStore on disk', () => {
       for (const [name, filter] of Object.entries(filters)) {
         const { sql, params } = findQuery(checkFilter({ ...filter, limit: 50 }));
         const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((row) => String(row.detail));
-        const fullScans = plan.filter((line) => /^SCAN (records|recipients|record_rules)$/.test(line));
+        const fullScans = plan.filter((line) => /^SCAN (records|by_recipient|by_rule)$/.test(line));
         expect({ name, fullScans }).toEqual({ name, fullScans: [] });
         // An address or a sender alone is read from its index in time order: nothing to sort.
         if (['ip address', 'from', 'answer'].includes(name)) expect({ name, plan }).toEqual({ name, plan: expect.not.arrayContaining(['USE TEMP B-TREE FOR ORDER BY']) });
       }
+      // Prune finds each key of a doomed record by the whole of it.
+      db.exec('CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY)');
+      const keyLookups = DELETE_DOOMED_KEYS.map((sql) => String(db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all()[0].detail));
+      expect(keyLookups).toEqual(['SEARCH by_recipient USING PRIMARY KEY (address=? AND time=? AND record_id=?)', 'SEARCH by_rule USING PRIMARY KEY (rule=? AND time=? AND record_id=?)']);
     });
   });
 });
