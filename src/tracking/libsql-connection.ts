@@ -70,8 +70,9 @@ export class LibsqlConnection {
   /**
    * In one transaction: each row's parent values into `parent`, then each list of child rows into
    * its statement of `children`, every parent's at once: the statement's one parameter is the JSON
-   * array of those rows, each ending in its parent's rowid. `rows` is UTF-8 JSON: an array of
-   * [parent values, child rows of children[0], of children[1], ...].
+   * array of those rows, each ending in its parent's rowid. `rows` is UTF-8 text, two lines a row:
+   * the JSON of [parent values but the last, child rows of children[0], ...], then the last parent
+   * value as the text bound (libsql-thread.js).
    */
   async insertTree(parent: string, children: string[], rows: Uint8Array): Promise<void> {
     await this.request({ op: 'insertTree', parent, children, rows });

@@ -90,21 +90,28 @@ function prepared(connection, sql) {
  * @param {Connection} connection
  * @param {string} parent
  * @param {string[]} children statements of one parameter: a JSON array of child rows
- * @param {Uint8Array} json the rows as UTF-8 JSON: [[parent values, child rows of children[0], ...], ...];
- *   a value that is a list or an object is bound as its JSON text
+ * @param {Uint8Array} bytes the rows as UTF-8 text, two lines each: the JSON of [parent values but the
+ *   last, child rows of children[0], ...], then the last parent value, bound as the text it is (it is
+ *   JSON of its own, read by no one here, and never holds a raw line feed)
  */
-function insertTree(connection, parent, children, json) {
-  /** @type {[unknown[], ...unknown[][][]][]} */
-  const rows = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
+function insertTree(connection, parent, children, bytes) {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   const insertParent = prepared(connection, parent);
   const insertChildren = children.map((sql) => prepared(connection, sql));
   /** @type {unknown[][][]} */
   const childRows = children.map(() => []);
   connection.exec('BEGIN IMMEDIATE');
   try {
-    // The parsed rows are bound in place: this runs for every record the service tracks.
-    for (const row of rows) {
-      const id = insertParent.run(boundInPlace(row[0])).lastInsertRowid;
+    // This runs for every record the service tracks: the parsed rows are bound as they are.
+    for (let start = 0; start < text.length; ) {
+      const split = text.indexOf('\n', start);
+      const end = text.indexOf('\n', split + 1);
+      if (split < 0 || end < 0) throw new Error('insertTree: a row without its two lines');
+      /** @type {[unknown[], ...unknown[][][]]} */
+      const row = JSON.parse(text.slice(start, split));
+      row[0].push(text.slice(split + 1, end));
+      start = end + 1;
+      const id = insertParent.run(/** @type {SqlValue[]} */ (row[0])).lastInsertRowid;
       for (let i = 0; i < childRows.length; i++) {
         for (const child of /** @type {unknown[][]} */ (row[i + 1])) {
           child.push(id);
@@ -121,25 +128,6 @@ function insertTree(connection, parent, children, json) {
     throw error;
   }
   return undefined;
-}
-
-/**
- * @param {unknown[]} values
- * @returns {SqlValue[]} the same array, each value as bound() makes it
- */
-function boundInPlace(values) {
-  for (let i = 0; i < values.length; i++) values[i] = bound(values[i]);
-  return /** @type {SqlValue[]} */ (values);
-}
-
-/**
- * A value as SQLite takes it: a list or an object (which the batch carries as JSON values, so that the
- * event loop writes the batch's JSON once) as its JSON text.
- * @param {unknown} value
- * @returns {SqlValue}
- */
-function bound(value) {
-  return value !== null && typeof value === 'object' ? JSON.stringify(value) : /** @type {SqlValue} */ (value);
 }
 
 /**

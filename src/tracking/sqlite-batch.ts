@@ -1,10 +1,10 @@
-// A batch of tracking records as the JSON rows of one insertTree call (libsql-connection.ts): each
+// A batch of tracking records as the rows of one insertTree call (libsql-connection.ts): each
 // record's columns, then the keys of its recipients and of its rules, which the thread gathers
 // with their record's rowid and inserts with one statement each for the whole batch.
 //
 // Values are bound as parameters, never written into SQL text, which is what keeps a hostile HELO or
-// sender from becoming SQL. The batch crosses to the database's thread as one UTF-8 JSON text, made
-// of parts encoded as records arrive (tracking-writer.ts): JSON was the cheapest hand-over measured
+// sender from becoming SQL. The batch crosses to the database's thread as one UTF-8 text, made of
+// parts encoded as records arrive (tracking-writer.ts): JSON was the cheapest hand-over measured
 // (structured clone of the rows cost the event loop twice as much), and bytes outside the heap are
 // nothing the garbage collector copies. NUL becomes U+FFFD (withoutNul): libsql reads text back only
 // up to one.
@@ -36,13 +36,25 @@ export function recordRows(record: TrackingRecord): RecordRows {
 }
 
 /**
- * The records' rows as JSON array elements, without the brackets, so that a batch can be joined from
- * slices; NUL replaced. RangeError (before anything is sent) for a record no store could hold.
+ * The records' rows as the lines insertTree reads, two a record: the JSON of its rows without the
+ * detail, then the detail's JSON text as it is bound. The detail is never JSON inside JSON: writing
+ * it escaped into the batch and reading it back cost the event loop twice and the thread a parse.
+ * JSON text never holds a raw line feed (JSON.stringify escapes every control character), so a line
+ * feed ends each. NUL replaced; RangeError (before anything is sent) for a record no store could hold.
  */
-export function rowsJson(records: readonly TrackingRecord[]): string {
-  const json = JSON.stringify(records.map(recordRows));
-  // JSON writes NUL as \u0000: one search of the batch instead of a walk of every record. A client's
+export function batchLines(records: readonly TrackingRecord[]): string {
+  const text = linesOf(records, (r) => r);
+  // JSON writes NUL as \u0000: one search of the text instead of a walk of every record. A client's
   // literal "\u0000" text matches too, and is then cleaned of nothing.
-  const clean = json.includes('\\u0000') ? JSON.stringify(records.map((r) => recordRows(withoutNul(r)))) : json;
-  return clean.slice(1, -1);
+  return text.includes('\\u0000') ? linesOf(records, withoutNul) : text;
+}
+
+function linesOf(records: readonly TrackingRecord[], clean: (record: TrackingRecord) => TrackingRecord): string {
+  let text = '';
+  for (const record of records) {
+    const [values, recipients, rules] = recordRows(clean(record));
+    const detail = values.pop();
+    text += `${JSON.stringify([values, recipients, rules])}\n${detail}\n`;
+  }
+  return text;
 }

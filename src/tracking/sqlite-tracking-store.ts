@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackingError, toTrackingError } from './errors';
 import { LibsqlConnection } from './libsql-connection';
-import { INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD, rowsJson } from './sqlite-batch';
+import { batchLines, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from './sqlite-batch';
 import { findQuery } from './sqlite-query';
 import { recordFromRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
@@ -35,10 +35,6 @@ export interface SqliteTrackingOptions {
  */
 export const WRITER_PRAGMAS = 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; ' +
   'PRAGMA wal_autocheckpoint = 20000; PRAGMA journal_size_limit = 134217728;';
-
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
 
 /**
  * The keys of the records in temp.doomed, found from each record's detail. The CASTs are what lets
@@ -86,16 +82,15 @@ export class SqliteTrackingStore implements EncodingTrackingStore {
     if (records.length > 0) return this.writeEncoded([this.encode(records)]);
   }
 
-  /** The records' rows as UTF-8 JSON (sqlite-batch.ts), a part of what crosses to the database's thread. */
+  /** The records' rows as UTF-8 lines (sqlite-batch.ts), a part of what crosses to the database's thread. */
   encode(records: readonly TrackingRecord[]): Buffer {
-    return Buffer.from(rowsJson(records));
+    return Buffer.from(batchLines(records));
   }
 
   async writeEncoded(parts: readonly Buffer[]): Promise<void> {
-    // The part of no records is empty, which would leave an empty element between the commas.
-    const filled = parts.filter((part) => part.length > 0);
-    if (filled.length === 0) return;
-    const rows = Buffer.concat([OPEN, ...filled.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), CLOSE]);
+    // Each part is whole lines: the batch is the parts one after another.
+    const rows = Buffer.concat(parts);
+    if (rows.length === 0) return;
     return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_BY_RECIPIENT, INSERT_BY_RULE], rows));
   }
 

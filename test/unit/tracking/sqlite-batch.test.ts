@@ -1,5 +1,5 @@
 // The SQLite batch as bound rows: a record's columns, then its recipients' and rules' keys, for one insertTree call.
-import { INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD, recordRows, rowsJson, type RecordRows } from '../../../src/tracking/sqlite-batch';
+import { batchLines, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD, recordRows, type RecordRows } from '../../../src/tracking/sqlite-batch';
 import { RECORD_COLUMNS, recordFromRow } from '../../../src/tracking/sqlite-rows';
 import type { TrackingRecord } from '../../../src/tracking/tracking-record';
 import { fullRecord } from './tracking-behaviour';
@@ -52,24 +52,36 @@ test('a row reads back as the record, with its id; an absent column stays absent
   expect(back).not.toHaveProperty('sender');
 });
 
-/** The rows as the store sends them: rowsJson's elements in brackets. */
-const batchJson = (records: Parameters<typeof rowsJson>[0]): string => `[${rowsJson(records)}]`;
+/** The rows as the thread reads them: two lines a record, the second the detail, appended to the values. */
+function sentRows(records: readonly TrackingRecord[]): RecordRows[] {
+  const lines = batchLines(records).split('\n');
+  expect(lines.pop()).toBe('');
+  const rows: RecordRows[] = [];
+  for (let i = 0; i < lines.length; i += 2) {
+    const row = JSON.parse(lines[i]) as RecordRows;
+    row[0].push(lines[i + 1]);
+    rows.push(row);
+  }
+  return rows;
+}
 
-test('the batch is JSON of each record\'s rows; values a client chose stay values; NUL becomes U+FFFD', () => {
-  const hostile = "x'); DROP TABLE records; --";
-  const records = [fullRecord({ helo: hostile }), fullRecord({ subject: 'a\0b', recipients: [{ address: "o'\0@example.org", answer: 'accepted' }] })];
-  const [first, second] = JSON.parse(batchJson(records)) as RecordRows[];
+test('the batch is two lines a record, the detail bound as it was written; values a client chose stay values; NUL becomes U+FFFD', () => {
+  const hostile = "x'); DROP TABLE records; --\nINSERT";
+  const records = [fullRecord({ helo: hostile, sender: 'a\nb' }), fullRecord({ subject: 'a\0b', recipients: [{ address: "o'\0@example.org", answer: 'accepted' }] })];
+  expect(batchLines(records).split('\n')).toHaveLength(5);
+  const [first, second] = sentRows(records);
   expect(first).toEqual(recordRows(records[0]));
   expect(detail(first).helo).toBe(hostile);
+  expect(column(first, 'sender')).toBe('a\nb');
   expect(detail(second).subject).toBe('a\ufffdb');
   expect(second[1][0][0]).toBe("o'\ufffd@example.org");
   expect((detail(second).recipients as { address: string }[])[0].address).toBe("o'\ufffd@example.org");
   // A client's literal backslash-u0000 text is kept as it was.
-  expect(detail((JSON.parse(batchJson([fullRecord({ helo: '\\u0000' })])) as RecordRows[])[0]).helo).toBe('\\u0000');
+  expect(detail(sentRows([fullRecord({ helo: '\\u0000' })])[0]).helo).toBe('\\u0000');
 });
 
 test('a record no store could hold is a RangeError before anything is sent', () => {
-  expect(() => batchJson([fullRecord(), fullRecord({ clientIp: '300.1.1.1' })])).toThrow(/client IP "300.1.1.1" is not an IP address/);
-  expect(() => batchJson([fullRecord({ delayMs: -1 })])).toThrow(/delay -1 ms/);
-  expect(() => batchJson([fullRecord({ size: 1.5 })])).toThrow(/size 1.5/);
+  expect(() => batchLines([fullRecord(), fullRecord({ clientIp: '300.1.1.1' })])).toThrow(/client IP "300.1.1.1" is not an IP address/);
+  expect(() => batchLines([fullRecord({ delayMs: -1 })])).toThrow(/delay -1 ms/);
+  expect(() => batchLines([fullRecord({ size: 1.5 })])).toThrow(/size 1.5/);
 });
