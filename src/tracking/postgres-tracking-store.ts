@@ -8,8 +8,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { TrackingError, toTrackingError } from './errors';
 import { findQuery } from './postgres-query';
-import { insertBatch, recordFromRows, type PgRow } from './postgres-rows';
-import { checkRecord } from './record-check';
+import { INSERT_BATCH, recordFromRows, recordsJson, type PgRow } from './postgres-rows';
 import { MIGRATIONS, MIGRATION_LOCK, SCHEMA_VERSION, VERSION_TABLE } from './postgres-schema';
 import { checkFilter } from './tracking-filter';
 import type { TrackingFilter, TrackingRecord, TrackingStore } from './tracking-record';
@@ -26,10 +25,16 @@ export interface PostgresTrackingOptions {
   queryTimeoutMs?: number;
 }
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
 /** Records deleted per statement when pruning: short transactions, so batches written meanwhile never wait long. */
 const PRUNE_CHUNK = 5000;
 
 export class PostgresTrackingStore implements TrackingStore {
+  /** The batch goes to node-postgres on the event loop, which copies it into its message: 500 records keep that copy short. */
+  readonly batchSize = 500;
   private readonly pool: Pool;
   private readonly readOnly: boolean;
   /** The migration (or the version check) once it has succeeded; cleared after a failure so the next call tries again. */
@@ -52,13 +57,23 @@ export class PostgresTrackingStore implements TrackingStore {
   }
 
   async write(records: readonly TrackingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    // A record no store could hold rejects with its RangeError before any SQL, not as an outage.
-    for (const record of records) checkRecord(record);
-    return this.transaction('writing a batch', true, async (client) => {
-      const ids = await client.query<{ id: string }>("SELECT nextval(pg_get_serial_sequence('tracking_records', 'id')) AS id FROM generate_series(1, $1)", [records.length]);
-      for (const query of insertBatch(records, ids.rows.map((r) => Number(r.id)))) await client.query(query);
-    });
+    // Encoded before any SQL: a record no store could hold rejects with its RangeError, not as an outage.
+    if (records.length > 0) return this.writeEncoded([this.encode(records)]);
+  }
+
+  /** The records as JSON array elements (postgres-rows.ts), a part of a batch. */
+  encode(records: readonly TrackingRecord[]): Buffer {
+    return Buffer.from(recordsJson(records));
+  }
+
+  async writeEncoded(parts: readonly Buffer[]): Promise<void> {
+    const filled = parts.filter((part) => part.length > 0);
+    if (filled.length === 0) return;
+    // Bytes, not a string: node-postgres sends a Buffer as the parameter's binary form, which for
+    // json is its UTF-8 text, so the batch is never decoded on the event loop only to be encoded again.
+    const batch = Buffer.concat([OPEN, ...filled.flatMap((part, i) => (i === 0 ? [part] : [COMMA, part])), CLOSE]);
+    // One statement is one transaction: the batch is written whole or not at all.
+    await this.call('writing a batch', true, (client) => client.query(INSERT_BATCH, [batch]));
   }
 
   async find(filter: TrackingFilter): Promise<TrackingRecord[]> {
@@ -122,21 +137,6 @@ export class PostgresTrackingStore implements TrackingStore {
       else byRecord.set(String(r.record_id), [r]);
     }
     return rows.map((row) => recordFromRows(row, byRecord.get(String(row.id)) ?? []));
-  }
-
-  private transaction<T>(what: string, writes: boolean, run: (client: PoolClient) => Promise<T>): Promise<T> {
-    return this.call(what, writes, async (client) => {
-      await client.query('BEGIN');
-      try {
-        const result = await run(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        // On a broken connection the ROLLBACK fails too; the first error is the one to report.
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
   }
 
   /** A pooled connection for `run`, the schema checked first; every failure as TrackingError. */

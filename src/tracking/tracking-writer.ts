@@ -1,11 +1,11 @@
 // Writes tracking records off the mail path: a bounded queue, flushed in batches by one writer; when the
 // database fails or lags, records are dropped and counted, never waited for. Also prunes on a timer.
-import { encodes, type EncodingTrackingStore, type TrackingRecord, type TrackingStore } from './tracking-record';
+import type { TrackingRecord, TrackingStore } from './tracking-record';
 
 export interface TrackingWriterOptions {
   /** Records waiting at most; more are dropped (the database cannot keep up). */
   maxQueued?: number;
-  /** Records per transaction (a store that encodes takes whole parts: up to ENCODE_EVERY - 1 more). */
+  /** Records per transaction (whole parts: up to ENCODE_EVERY - 1 more); the store's own batchSize by default. */
   batchSize?: number;
   /** How long a record may wait for others to share its transaction. */
   flushMs?: number;
@@ -28,31 +28,20 @@ export interface TrackingWriterOptions {
 const RETRY_MS = 1000;
 
 /**
- * Records a store that encodes (SQLite) encodes at once, as one part: ~0.2 ms of the event loop, so
- * that no milter answer waits long behind it (a batch of 500 encoded at once held every answer ~2 ms).
+ * Records the store encodes at once, as one part: ~0.2 ms of the event loop, so that no milter
+ * answer waits long behind it (a batch of 500 encoded at once held every answer ~2 ms).
  */
 const ENCODE_EVERY = 50;
 
-/**
- * Batch sizes, measured with SQLite (bench/tracking/tracking-overhead.ts): a transaction of 2,000
- * records instead of 500 writes each index page it dirties once for four times the records, ~20 %
- * less of the database thread's CPU a record (sessions/s with tracking on +3 to +6 %). That store
- * encodes 50 at a time as they arrive; a store that does not (PostgreSQL, whose driver turns the
- * whole batch into its protocol on the event loop at flush) keeps batches of 500, so that no flush
- * holds the milter's answers for long.
- */
-const ENCODED_BATCH_SIZE = 2000;
-const BATCH_SIZE = 500;
 /** A record reaches the database within a second. */
 const FLUSH_MS = 1000;
 
 export class TrackingWriter {
-  /** Records not yet encoded (all of them, for a store that does not encode). */
+  /** Records not yet encoded. */
   private fresh: TrackingRecord[] = [];
   /** Encoded parts waiting for their batch, and the records in them. */
   private parts: { bytes: Buffer; count: number }[] = [];
   private partRecords = 0;
-  private readonly encoder: EncodingTrackingStore | undefined;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -69,9 +58,8 @@ export class TrackingWriter {
     private readonly store: TrackingStore,
     private readonly options: TrackingWriterOptions,
   ) {
-    this.encoder = encodes(store) ? store : undefined;
     this.maxQueued = options.maxQueued ?? 50_000;
-    this.batchSize = options.batchSize ?? (this.encoder ? ENCODED_BATCH_SIZE : BATCH_SIZE);
+    this.batchSize = options.batchSize ?? store.batchSize;
     this.flushMs = options.flushMs ?? FLUSH_MS;
     this.now = options.now ?? Date.now;
     this.pruneTimer = setInterval(() => void this.prune(), options.pruneIntervalMs ?? 10 * 60_000);
@@ -86,7 +74,7 @@ export class TrackingWriter {
       return;
     }
     this.fresh.push(record);
-    if (this.encoder && this.fresh.length >= ENCODE_EVERY) this.encodeFresh(this.encoder);
+    if (this.fresh.length >= ENCODE_EVERY) this.encodeFresh();
     if (this.queued >= this.batchSize && this.healthy) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.healthy ? this.flushMs : Math.max(this.flushMs, this.retryAt - this.now()));
   }
@@ -131,16 +119,16 @@ export class TrackingWriter {
    * The fresh records as one part. A record no store could hold (RangeError: a bug, not an outage)
    * costs only itself: the part is then encoded record by record, and each that fails is dropped.
    */
-  private encodeFresh(encoder: EncodingTrackingStore): void {
+  private encodeFresh(): void {
     const records = this.fresh;
     this.fresh = [];
     try {
-      this.parts.push({ bytes: encoder.encode(records), count: records.length });
+      this.parts.push({ bytes: this.store.encode(records), count: records.length });
       this.partRecords += records.length;
     } catch {
       for (const record of records) {
         try {
-          this.parts.push({ bytes: encoder.encode([record]), count: 1 });
+          this.parts.push({ bytes: this.store.encode([record]), count: 1 });
           this.partRecords += 1;
         } catch (error) {
           this.options.onDropped(1, 'database error');
@@ -150,15 +138,9 @@ export class TrackingWriter {
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.encoder) return this.flushParts(this.encoder);
-    const batch = this.fresh.splice(0, this.batchSize);
-    if (batch.length > 0) await this.writeCounted(batch.length, () => this.store.write(batch));
-  }
-
   /** The parts of one batch, with what is still fresh when they are fewer than a batch (the timer went off). */
-  private async flushParts(encoder: EncodingTrackingStore): Promise<void> {
-    if (this.partRecords < this.batchSize && this.fresh.length > 0) this.encodeFresh(encoder);
+  private async flush(): Promise<void> {
+    if (this.partRecords < this.batchSize && this.fresh.length > 0) this.encodeFresh();
     const batch: Buffer[] = [];
     let count = 0;
     while (count < this.batchSize && this.parts.length > 0) {
@@ -167,7 +149,7 @@ export class TrackingWriter {
       count += part.count;
     }
     this.partRecords -= count;
-    if (count > 0) await this.writeCounted(count, () => encoder.writeEncoded(batch));
+    if (count > 0) await this.writeCounted(count, () => this.store.writeEncoded(batch));
   }
 
   /** Runs one batch's write: counted as written, or as dropped with a pause before the next. */

@@ -121,6 +121,10 @@ export function describeTrackingStore(name: string, open: () => Promise<Tracking
       test('a client IP is stored in its canonical form (IPv4-mapped IPv6 as IPv4, IPv6 compressed)', async () => {
         await store.write([fullRecord({ session: 'a', clientIp: '::ffff:192.0.2.99' }), fullRecord({ session: 'b', clientIp: '2001:DB8:0:0:0:0:0:1' })]);
         expect((await store.find({ limit: 10 })).map((r) => r.clientIp).sort()).toEqual(['192.0.2.99', '2001:db8::1']);
+        // Stored so, not only shown so: found by the canonical address and by its network.
+        expect((await store.find({ ip: '192.0.2.99', limit: 10 })).map((r) => r.session)).toEqual(['a']);
+        expect((await store.find({ ip: '192.0.2.0/24', limit: 10 })).map((r) => r.session)).toEqual(['a']);
+        expect((await store.find({ ip: '2001:db8::1', limit: 10 })).map((r) => r.session)).toEqual(['b']);
       });
     });
 
