@@ -76,8 +76,13 @@ export interface SoakResult {
   sweeps: SweepLine[];
   /** RSS growth in percent from `fromS` to `toS` (default: the end); see rssAround(). */
   growth(fromS: number, toS?: number): number;
-  /** The records stored after the sweep nearest `tS` (undefined before the first). */
-  recordsAround(tS: number): number | undefined;
+  /**
+   * The mean of the records stored after each sweep, as sampled from `fromS` to `toS` (undefined
+   * before the first sweep). What one sweep leaves swings by half either way (sampled 67,914 to
+   * 135,971 within one minute of a CI run), with where the sweep falls among the keys' expiries: only
+   * a mean over a minute compares like with like.
+   */
+  recordsMean(fromS: number, toS: number): number | undefined;
   /**
    * The LevelDB directory's mean size (MiB) over the samples from `fromS` to `toS`: it saw-tooths
    * between ~5 and ~20 MiB as its 4 MiB log fills and is turned into tables and compactions write new
@@ -149,7 +154,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       load,
       samples,
       growth: (fromS, toS) => growth(samples, fromS, toS ?? samples[samples.length - 1]?.t_s ?? fromS),
-      recordsAround: (tS) => nearest(samples, tS)?.records,
+      recordsMean: (fromS, toS) => {
+        const counts = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && s.records !== undefined).map((s) => s.records!);
+        return counts.length === 0 ? undefined : Math.round(counts.reduce((sum, n) => sum + n, 0) / counts.length);
+      },
       leveldbMean: (fromS, toS) => {
         const window = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && !Number.isNaN(s.leveldb_mib));
         return round1(window.reduce((sum, s) => sum + s.leveldb_mib, 0) / window.length);
