@@ -15,8 +15,9 @@ export type PgRow = Record<string, unknown>;
  * commas: the elements of the JSON array INSERT_BATCH takes. A batch of 500 as ~11,000 bound values,
  * Date objects and array literals was built by node-postgres on the event loop all at once at each
  * flush; JSON.stringify of 50 records as they arrive costs it ~10 µs a record, and the server reads
- * the whole batch from one parameter (the milter's CPU a session in the bench: 563 against 669 µs). NUL becomes U+FFFD: PostgreSQL's text and jsonb
- * cannot hold it. RangeError, before anything is sent, for a record no store could hold.
+ * the whole batch from one parameter (the milter's CPU a session in the bench: 563 against 669
+ * µs). NUL becomes U+FFFD: PostgreSQL's text and jsonb cannot hold it. RangeError, before anything
+ * is sent, for a record no store could hold.
  */
 export function recordsJson(records: readonly TrackingRecord[]): string {
   const canonical = records.map(withCanonicalIp);
@@ -27,8 +28,7 @@ export function recordsJson(records: readonly TrackingRecord[]): string {
 
 /** The record checked (checkRecord), its client IP in the form find looks for: an IPv4-mapped address as IPv4, IPv6 compressed. */
 function withCanonicalIp(record: TrackingRecord): TrackingRecord {
-  checkRecord(record);
-  const ip = record.clientIp === undefined ? undefined : normaliseIp(record.clientIp);
+  const ip = checkRecord(record).canonicalIp;
   return ip === record.clientIp ? record : { ...record, clientIp: ip };
 }
 

@@ -4,15 +4,18 @@ import type { TrackingRecord } from './tracking-record';
 
 /**
  * RangeError, naming the record's session, for a record no store could hold: a bug in the recorder,
- * not an outage (the client IP comes from normaliseIp, times from the clock).
+ * not an outage (the client IP comes from normaliseIp, times from the clock). Returns the client IP
+ * in the canonical form the stores keep, so that the check's normaliseIp is the only one.
  */
-export function checkRecord(record: TrackingRecord): void {
+export function checkRecord(record: TrackingRecord): { canonicalIp: string | undefined } {
   const problem = (what: string): RangeError => new RangeError(`tracking record ${record.session}: ${what}`);
   if (!Number.isSafeInteger(record.time) || record.time < 0) throw problem(`time ${record.time} is not a time in ms`);
-  if (record.clientIp !== undefined && normaliseIp(record.clientIp) === undefined) throw problem(`client IP "${record.clientIp}" is not an IP address`);
+  const canonicalIp = record.clientIp === undefined ? undefined : normaliseIp(record.clientIp);
+  if (record.clientIp !== undefined && canonicalIp === undefined) throw problem(`client IP "${record.clientIp}" is not an IP address`);
   if (!Number.isSafeInteger(record.delayMs) || record.delayMs < 0) throw problem(`delay ${record.delayMs} ms is not a whole number of ms`);
   if (record.size !== undefined && (!Number.isSafeInteger(record.size) || record.size < 0)) throw problem(`size ${record.size} is not a byte count`);
   for (const key of record.keys) if (!Number.isFinite(key.score)) throw problem(`key ${key.key} has the score ${key.score}`);
+  return { canonicalIp };
 }
 
 /**

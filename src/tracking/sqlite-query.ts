@@ -9,10 +9,11 @@ export interface SqlQuery {
 }
 
 /**
- * Recipients and rules are matched in their own tables (by_recipient, by_rule), with the time bounds
- * repeated there so their (address, time) and (rule, time) keys do the narrowing. A single address is written as `=`, not
- * as a one-address range: the planner then knows the (client_ip, time) index yields time order and
- * stops after `limit` rows instead of sorting every record of a flooding client.
+ * Recipients and rules are matched in their own tables (by_recipient, by_rule), with the time
+ * bounds repeated there so their (address, time) and (rule, time) keys do the narrowing. A single
+ * address is written as `=`, not as a one-address range: the planner then knows the (client_ip,
+ * time) index yields time order and stops after `limit` rows instead of sorting every record of a
+ * flooding client.
  */
 export function findQuery(filter: CheckedFilter): SqlQuery {
   const where: string[] = [];

@@ -19,7 +19,7 @@ type RecordDetail = Omit<TrackingRecord, 'id' | 'time' | 'queueId' | 'clientIp' 
  * are undefined. RangeError for a record no store could hold (checkRecord).
  */
 export function recordValues(record: TrackingRecord): (string | number | null)[] {
-  checkRecord(record);
+  const { canonicalIp } = checkRecord(record);
   // Named one by one: a field this file does not know is not stored by accident.
   const detail: RecordDetail = {
     mtaHost: record.mtaHost, daemon: record.daemon, session: record.session, clientName: record.clientName,
@@ -29,7 +29,7 @@ export function recordValues(record: TrackingRecord): (string | number | null)[]
   };
   return [
     record.time, record.queueId ?? null,
-    record.clientIp === undefined ? null : (ipKey(record.clientIp) as Buffer).toString('hex'),
+    canonicalIp === undefined ? null : (ipKey(canonicalIp) as Buffer).toString('hex'),
     record.sender ?? null, record.answer, JSON.stringify(detail),
   ];
 }
