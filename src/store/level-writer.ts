@@ -30,7 +30,7 @@
 import type { Level } from 'level';
 import { StoreError, toStoreError } from './errors';
 import type { ScoreCache } from './level-cache';
-import { INDEX_VALUE, encodeStored, expiryBucket, indexKey, recordKey, type BatchOp } from './level-layout';
+import { INDEX_VALUE, encodeStored, expiryBucket, indexKey, recordKey } from './level-layout';
 
 /** Consecutive failed batches (one a retryMs) after which a retry reopens LevelDB first. */
 const REOPEN_EVERY = 3;
@@ -113,19 +113,38 @@ export class LevelWriter {
     if (this.batch !== undefined || this.cache.dirty.size === 0) return;
     const taken = this.cache.dirty;
     const previousBuckets = new Map<string, number | undefined>();
-    const ops: BatchOp[] = [];
-    for (const [key, slot] of taken) {
-      previousBuckets.set(key, this.cache.diskBucket(slot));
-      addOperations(ops, key, this.cache, slot);
-    }
+    const written = this.write(taken, previousBuckets);
     // Swapped rather than cleared: changes made while this batch is written gather in a fresh map.
     this.cache.dirty = new Map();
     this.cache.writing = taken;
     this.wakeRoomWaiters();
-    this.batch = this.db.batch(ops).then(
+    this.batch = written.then(
       () => this.landed(taken),
       (error: unknown) => this.failed(taken, previousBuckets, error),
     );
+  }
+
+  /**
+   * Writes the keys' states as one chained batch, noting the index bucket each had on disk before. A
+   * chained batch costs the event loop ~1 µs an operation against ~2-3 for db.batch(array), where
+   * abstract-level copies every operation object and the binding then reads each one's properties by
+   * name (bench: 6 % of the event loop's time at peak went to the array batch). Never throws: a
+   * database that is not open rejects.
+   */
+  private write(taken: Map<string, number>, previousBuckets: Map<string, number | undefined>): Promise<void> {
+    let batch: ReturnType<Level<string, string>['batch']> | undefined;
+    try {
+      batch = this.db.batch();
+      for (const [key, slot] of taken) {
+        previousBuckets.set(key, this.cache.diskBucket(slot));
+        addOperations(batch, key, this.cache, slot);
+      }
+      return batch.write();
+    } catch (error) {
+      // Never written: its memory goes back at once rather than when the collector finds it.
+      void batch?.close().catch(() => undefined);
+      return Promise.reject(error);
+    }
   }
 
   private landed(taken: Map<string, number>): void {
@@ -144,9 +163,10 @@ export class LevelWriter {
   private failed(taken: Map<string, number>, previousBuckets: Map<string, number | undefined>, error: unknown): void {
     this.batch = undefined;
     this.failure = toStoreError(error, 'writing scores to LevelDB');
-    // Nothing of the batch is on disk: its entries are dirty again, with the index entries the disk still has.
+    // Nothing of the batch is on disk: its entries are dirty again, with the index entries the disk still has
+    // (a key the batch never reached still has its own).
     for (const [key, slot] of taken) {
-      this.cache.setDiskBucket(slot, previousBuckets.get(key));
+      if (previousBuckets.has(key)) this.cache.setDiskBucket(slot, previousBuckets.get(key));
       this.cache.dirty.set(key, slot);
     }
     this.cache.writing = new Map();
@@ -184,16 +204,22 @@ export class LevelWriter {
   }
 }
 
-/** Appends the operations that bring the disk to the slot's state; the index entry moves only when its bucket changed. */
-function addOperations(ops: BatchOp[], key: string, cache: ScoreCache, slot: number): void {
+/** What addOperations writes to: LevelDB's chained batch. */
+interface BatchWriter {
+  put(key: string, value: string): unknown;
+  del(key: string): unknown;
+}
+
+/** Adds the operations that bring the disk to the slot's state; the index entry moves only when its bucket changed. */
+function addOperations(batch: BatchWriter, key: string, cache: ScoreCache, slot: number): void {
   const stored = cache.stored(slot);
   const onDisk = cache.diskBucket(slot);
   const bucket = stored === undefined ? undefined : expiryBucket(stored.expiresAt);
-  if (onDisk !== undefined && onDisk !== bucket) ops.push({ type: 'del', key: indexKey(onDisk, key) });
-  if (stored === undefined) ops.push({ type: 'del', key: recordKey(key) });
+  if (onDisk !== undefined && onDisk !== bucket) batch.del(indexKey(onDisk, key));
+  if (stored === undefined) batch.del(recordKey(key));
   else {
-    ops.push({ type: 'put', key: recordKey(key), value: encodeStored(stored) });
-    if (bucket !== onDisk) ops.push({ type: 'put', key: indexKey(bucket!, key), value: INDEX_VALUE });
+    batch.put(recordKey(key), encodeStored(stored));
+    if (bucket !== onDisk) batch.put(indexKey(bucket!, key), INDEX_VALUE);
   }
   cache.setDiskBucket(slot, bucket);
 }

@@ -12,11 +12,34 @@ const T0 = 1_700_000_000_000;
 /** No flush by timer or batch size during a test unless it asks for one. */
 const NO_FLUSH: LevelStoreOptions = { flushIntervalMs: 3_600_000, batchEntries: 1_000_000, maxDirty: 1_000_000 };
 
-type Batch = (operations: unknown) => Promise<void>;
+/** The part of LevelDB's chained batch these tests touch. */
+interface ChainedBatch {
+  write(): Promise<void>;
+  close(): Promise<void>;
+}
 
-/** The LevelDB under a store, to watch or fail its writes (a private field: the seam these tests need). */
-function levelOf(store: LevelStore): { batch: Batch } {
-  return (store as unknown as { db: { batch: Batch } }).db;
+/**
+ * Watches the batches the store writes to its LevelDB (a private field: the seam these tests need).
+ * With `fail`, the write of the next `times` batches (every one by default) rejects with it; with
+ * `until`, it waits for that promise first. Each batch is still built by LevelDB itself.
+ */
+function watchBatches(store: LevelStore, change: { fail?: Error; until?: Promise<void>; times?: number } = {}): jest.SpyInstance {
+  const level = (store as unknown as { db: { batch(): ChainedBatch } }).db;
+  const real = level.batch.bind(level);
+  let left = change.fail || change.until ? change.times ?? Infinity : 0;
+  return jest.spyOn(level, 'batch').mockImplementation(() => {
+    const batch = real();
+    if (left <= 0) return batch;
+    left -= 1;
+    const write = batch.write.bind(batch);
+    batch.write = async () => {
+      await change.until;
+      if (!change.fail) return write();
+      await batch.close();
+      throw change.fail;
+    };
+    return batch;
+  });
 }
 
 /** The store's ScoreCache internals these tests watch: its LRU map and its array of slots. */
@@ -35,7 +58,7 @@ describe('LevelStore write-behind', () => {
 
   test('answers and reads changes that have not been written yet', async () => {
     const store = await LevelStore.open(dir, NO_FLUSH);
-    const batch = jest.spyOn(levelOf(store), 'batch');
+    const batch = watchBatches(store);
     expect(await store.add('ip:192.0.2.1', 3, H, T0)).toBe(3);
     expect(await store.add('ip:192.0.2.1', 2, H, T0)).toBe(5);
     expect(await store.get('ip:192.0.2.1', T0)).toMatchObject({ score: 5 });
@@ -136,7 +159,7 @@ describe('LevelStore write-behind', () => {
 
   test('a write that fails makes the next calls reject with StoreError until a retry succeeds; nothing is lost', async () => {
     const store = await LevelStore.open(dir, { flushIntervalMs: 1, retryMs: 50 });
-    const batch = jest.spyOn(levelOf(store), 'batch').mockRejectedValueOnce(new Error('No space left on device'));
+    const batch = watchBatches(store, { fail: new Error('No space left on device'), times: 1 });
     expect(await store.add('ip:192.0.2.1', 4, H, T0)).toBe(4); // answered from memory before the write fails
     await waitUntil(() => batch.mock.calls.length >= 1);
     await tick(5);
@@ -153,7 +176,7 @@ describe('LevelStore write-behind', () => {
 
   test('close() rejects with StoreError when the last changes cannot be written, and still releases the directory', async () => {
     const store = await LevelStore.open(dir, NO_FLUSH);
-    jest.spyOn(levelOf(store), 'batch').mockRejectedValue(new Error('EIO'));
+    watchBatches(store, { fail: new Error('EIO') });
     await store.add('k', 1, H, T0);
     await expect(store.close()).rejects.toMatchObject({ code: 'FG_ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/EIO/) });
     const reopened = await LevelStore.open(dir);
@@ -163,14 +186,8 @@ describe('LevelStore write-behind', () => {
 
   test('when the disk falls behind, changes wait (back-pressure) instead of piling up in memory', async () => {
     const store = await LevelStore.open(dir, { flushIntervalMs: 3_600_000, batchEntries: 5, maxDirty: 10 });
-    const level = levelOf(store);
-    const write = level.batch.bind(level);
     let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    jest.spyOn(level, 'batch').mockImplementationOnce(async (ops) => {
-      await gate;
-      return write(ops);
-    });
+    watchBatches(store, { until: new Promise<void>((resolve) => (open = resolve)), times: 1 });
     for (let i = 0; i < 15; i++) await store.add(`k${i}`, 1, H, T0); // k0-k4 start the held batch; k5-k14 fill the queue
     let answered = false;
     const waiting = store.add('k15', 1, H, T0).then((score) => {
