@@ -31,11 +31,20 @@ function partValue(part: BaseKeyClass, facts: Facts, settings: KeyClassSettings)
  * two different combinations can never produce the same key.
  */
 export function keyFor(keyClass: KeyClass, parts: readonly BaseKeyClass[], facts: Facts, settings: KeyClassSettings): string | undefined {
+  // Most classes have one part: no list to join (this runs for every key of every event).
+  if (parts.length === 1) {
+    const value = partValue(parts[0]!, facts, settings);
+    return value === undefined || value === '' ? undefined : `${keyClass}:${escaped(value)}`;
+  }
   const values: string[] = [];
   for (const part of parts) {
     const value = partValue(part, facts, settings);
     if (value === undefined || value === '') return undefined;
-    values.push(value.includes('|') || value.includes('%') ? value.replace(/%/g, '%25').replace(/\|/g, '%7C') : value);
+    values.push(escaped(value));
   }
   return `${keyClass}:${values.join('|')}`;
+}
+
+function escaped(value: string): string {
+  return value.includes('|') || value.includes('%') ? value.replace(/%/g, '%25').replace(/\|/g, '%7C') : value;
 }

@@ -23,6 +23,21 @@ test('at twice the capacity the coldest keys go, the hottest stay', () => {
   expect(kept.map((k) => k.key)).toContain('ip:99');
 });
 
+test('keys with equal scores are dropped down to the capacity too, and one pruning makes room for as many new keys', () => {
+  // A flood of new clients: every key has the same score. Keeping every key tied with the lowest kept
+  // score would keep them all, and then prune again at each new key.
+  const hot = new HotKeys(4);
+  for (let i = 0; i <= 8; i++) hot.scored([scored(`ip:${i}`, 2)], 0);
+  expect(hot.top(100, 0)).toHaveLength(4);
+  hot.scored([scored('ip:hot', 5), scored('ip:warm', 3)], 0);
+  const kept = hot.top(100, 0);
+  expect(kept).toHaveLength(6);
+  expect(kept.slice(0, 2)).toEqual([{ key: 'ip:hot', score: 5 }, { key: 'ip:warm', score: 3 }]);
+  for (let i = 9; i < 12; i++) hot.scored([scored(`ip:${i}`, 1)], 0);
+  // 9 keys: pruned to the 4 highest, the two above and two of the ties at 2 (never the 1s).
+  expect(hot.top(100, 0).map((k) => k.score)).toEqual([5, 3, 2, 2]);
+});
+
 test('seeding from the store at start keeps scores taken since', () => {
   const hot = new HotKeys();
   hot.scored([scored('ip:a', 50)], 0);
