@@ -32,8 +32,12 @@ export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[], ruleActio
   const reasons: Reason[] = [];
   // A rule's answer competes with the thresholds' on severity alone: a block-list reject beats a
   // threshold's delay, a threshold's reject beats a tarpit rule.
-  for (const rule of ruleActions) if (rule.action) action = stronger(action, rule.action);
-  for (const { update, score } of scored) {
+  for (let i = 0; i < ruleActions.length; i++) {
+    const ruleAction = ruleActions[i]!.action;
+    if (ruleAction) action = stronger(action, ruleAction);
+  }
+  for (let i = 0; i < scored.length; i++) {
+    const { update, score } = scored[i]!;
     const settings = ruleSet.keyClasses.get(update.keyClass);
     if (!settings) continue;
     // An observe-only range reports what it would do; the enforced ranges still decide.
@@ -52,9 +56,11 @@ export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[], ruleActio
  * `below` it is under, else the highest `above` it exceeds.
  */
 export function thresholdFor(thresholds: readonly Threshold[], score: number, observe: boolean): Threshold | undefined {
-  // `below` entries come first, ascending: the first one the score is under is the lowest.
+  // `below` entries come first, ascending: the first one the score is under is the lowest. Indexed:
+  // the rule set is frozen, and V8 iterates a frozen array with for-of through its allocating path.
   let match: Threshold | undefined;
-  for (const t of thresholds) {
+  for (let i = 0; i < thresholds.length; i++) {
+    const t = thresholds[i]!;
     if (t.observe !== observe) continue;
     if (t.below !== undefined) {
       if (score < t.below) return t;

