@@ -7,6 +7,7 @@ export type ClientFamily = 'unknown' | 'unix' | 'inet' | 'inet6';
 
 export type MilterCommand =
   | { kind: 'optneg'; version: number; actions: number; protocol: number }
+  /** Names in macroKey form (`{j}` as `j`), in an object without a prototype. */
   | { kind: 'macro'; forCommand: number; macros: Record<string, string> }
   | { kind: 'connect'; hostname: string; family: ClientFamily; port: number; address: string }
   | { kind: 'helo'; name: string }
@@ -77,13 +78,36 @@ export function decodeCommand(frame: Frame): MilterCommand {
   }
 }
 
+/** `{j}` and `j` name the same macro for one-letter names, as in libmilter. */
+export function macroKey(name: string): string {
+  return name.length === 3 && name[0] === '{' && name[2] === '}' ? name[1]! : name;
+}
+
+/**
+ * Names and values straight into one object without a prototype (so that `in` sees only macros),
+ * each name in its macroKey form: a MACRO packet precedes nearly every command, and a list of its
+ * strings first, then a second walk to rename, cost allocations and a for-in over a dictionary-mode
+ * object at each (issue 20).
+ */
 function decodeMacro(frame: Buffer): MilterCommand {
   if (frame.length - DATA < 1) throw malformed('MACRO', 'no command byte');
-  // Postfix often sends the command byte alone (no pairs); that is a valid, empty macro set.
-  const strings = cStrings('MACRO', frame, DATA + 1);
-  if (strings.length % 2 !== 0) throw malformed('MACRO', `odd number of strings (${strings.length})`);
   const macros: Record<string, string> = Object.create(null);
-  for (let i = 0; i < strings.length; i += 2) macros[strings[i]] = strings[i + 1];
+  // Postfix often sends the command byte alone (no pairs); that is a valid, empty macro set.
+  let start = DATA + 1;
+  if (frame.length > start && frame[frame.length - 1] !== 0) throw malformed('MACRO', 'last string is not NUL-terminated');
+  let strings = 0;
+  let name: string | undefined;
+  for (let nul = frame.indexOf(0, start); nul !== -1; nul = frame.indexOf(0, start)) {
+    const text = frame.toString('utf8', start, nul);
+    if (name === undefined) name = macroKey(text);
+    else {
+      macros[name] = text;
+      name = undefined;
+    }
+    strings++;
+    start = nul + 1;
+  }
+  if (name !== undefined) throw malformed('MACRO', `odd number of strings (${strings})`);
   return { kind: 'macro', forCommand: frame[DATA]!, macros };
 }
 

@@ -1,4 +1,5 @@
 // Macro values the MTA sent, scoped per stage the way libmilter scopes them.
+import { macroKey } from '../milter/commands';
 import { Cmd } from '../milter/constants';
 
 /** Stage slots in the order a session passes through them; a new value for one clears the later ones. */
@@ -15,37 +16,19 @@ const MAIL_SLOT = 2;
 
 type MacroSet = Record<string, string>;
 
-/** `{j}` and `j` name the same macro for one-letter names, as in libmilter. */
-export function macroKey(name: string): string {
-  return name.length === 3 && name[0] === '{' && name[2] === '}' ? name[1] : name;
-}
-
-/**
- * The set with `{j}` written `j`, in an object without a prototype (so that `in` sees only macros);
- * the decoder's own set when it is one already and no name needs renaming (the usual case).
- */
-function normalisedNames(macros: MacroSet): MacroSet {
-  let renamed = Object.getPrototypeOf(macros) !== null;
-  for (const name in macros) if (macroKey(name) !== name) renamed = true;
-  if (!renamed) return macros;
-  const normalised: MacroSet = Object.create(null);
-  for (const name in macros) normalised[macroKey(name)] = macros[name];
-  return normalised;
-}
-
 export class MacroStore {
   private readonly slots: Array<MacroSet | undefined> = new Array(7).fill(undefined);
   /** Macros sent with HEADER, BODY or UNKNOWN (Postfix): valid for that one command only. */
   private transient: MacroSet | undefined;
 
+  /** A set as decodeCommand makes it (without a prototype, its names in macroKey form), kept as given: nothing else holds it. */
   set(forCommand: number, macros: MacroSet): void {
-    const normalised = normalisedNames(macros);
     const slot = SLOT_OF[forCommand];
     if (slot === undefined) {
-      this.transient = normalised;
+      this.transient = macros;
       return;
     }
-    this.slots[slot] = normalised;
+    this.slots[slot] = macros;
     // Per-command macros of an earlier HEADER/BODY must not hide this stage's values.
     this.transient = undefined;
     for (let later = slot + 1; later < this.slots.length; later++) this.slots[later] = undefined;

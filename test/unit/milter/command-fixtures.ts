@@ -32,6 +32,12 @@ export const COMMAND_FIXTURES: readonly CommandFixture[] = [
     expected: { kind: 'macro', forCommand: 0x43, macros: { j: 'mx.example.org', '{daemon_name}': 'smtpd', _: 'client.example.net [192.0.2.1]' } },
   },
   {
+    name: 'MACRO with one-letter names braced (Sendmail may send {j}): named as libmilter does, j',
+    code: 'D',
+    parts: [str('C'), cstr('{j}'), cstr('mx.example.org'), cstr('{_}'), cstr('client [192.0.2.1]'), cstr('{}'), cstr('odd')],
+    expected: { kind: 'macro', forCommand: 0x43, macros: { j: 'mx.example.org', _: 'client [192.0.2.1]', '{}': 'odd' } },
+  },
+  {
     name: 'MACRO with no pairs (Postfix, before a header)',
     code: 'D',
     parts: [str('L')],
