@@ -32,12 +32,8 @@ export function decide(ruleSet: RuleSet, scored: readonly ScoredKey[], ruleActio
   const reasons: Reason[] = [];
   // A rule's answer competes with the thresholds' on severity alone: a block-list reject beats a
   // threshold's delay, a threshold's reject beats a tarpit rule.
-  for (let i = 0; i < ruleActions.length; i++) {
-    const ruleAction = ruleActions[i]!.action;
-    if (ruleAction) action = stronger(action, ruleAction);
-  }
-  for (let i = 0; i < scored.length; i++) {
-    const { update, score } = scored[i]!;
+  for (const rule of ruleActions) if (rule.action) action = stronger(action, rule.action);
+  for (const { update, score } of scored) {
     const settings = ruleSet.keyClasses.get(update.keyClass);
     if (!settings) continue;
     // An observe-only range reports what it would do; the enforced ranges still decide.

@@ -16,7 +16,11 @@ export interface IpKeyRange {
  */
 export function ipKey(ip: string): Buffer | undefined {
   const canonical = normaliseIp(ip);
-  if (canonical === undefined) return undefined;
+  return canonical === undefined ? undefined : canonicalIpKey(canonical);
+}
+
+/** ipKey of an address already in normaliseIp's canonical form (checkRecord gives it), without normalising it again. */
+export function canonicalIpKey(canonical: string): Buffer {
   const key = Buffer.alloc(IP_KEY_BYTES);
   // The dotted quad's value as normaliseIp already read it: every tracking record's address passes here.
   const ipv4 = canonicalIpv4Value(canonical);

@@ -1,5 +1,5 @@
 // Tracking records to and from the SQLite records table's rows: the columns find filters on, and the rest as one JSON object.
-import { ipFromKey, ipKey } from './ip-key';
+import { canonicalIpKey, ipFromKey } from './ip-key';
 import { checkRecord } from './record-check';
 import type { TrackedAnswer, TrackingRecord } from './tracking-record';
 
@@ -29,7 +29,7 @@ export function recordValues(record: TrackingRecord): (string | number | null)[]
   };
   return [
     record.time, record.queueId ?? null,
-    canonicalIp === undefined ? null : (ipKey(canonicalIp) as Buffer).toString('hex'),
+    canonicalIp === undefined ? null : canonicalIpKey(canonicalIp).toString('hex'),
     record.sender ?? null, record.answer, JSON.stringify(detail),
   ];
 }
