@@ -43,13 +43,14 @@ export function decodeCommand(frame: Frame): MilterCommand {
       return decodeConnect(frame.subarray(DATA));
     case Cmd.HELO:
       return { kind: 'helo', name: single('HELO', frame, DATA) };
+    // The address taken off the front of the strings' list, which stays as the arguments: one list.
     case Cmd.MAIL: {
-      const [sender, ...args] = stringArray('MAIL', frame, DATA);
-      return { kind: 'mail', sender, args };
+      const args = stringArray('MAIL', frame, DATA);
+      return { kind: 'mail', sender: args.shift()!, args };
     }
     case Cmd.RCPT: {
-      const [recipient, ...args] = stringArray('RCPT', frame, DATA);
-      return { kind: 'rcpt', recipient, args };
+      const args = stringArray('RCPT', frame, DATA);
+      return { kind: 'rcpt', recipient: args.shift()!, args };
     }
     case Cmd.DATA:
       return { kind: 'data' };
@@ -149,10 +150,10 @@ function single(what: string, data: Buffer, from = 0): string {
 }
 
 /** MAIL and RCPT: the address, then its ESMTP arguments. */
-function stringArray(what: string, data: Buffer, from = 0): [string, ...string[]] {
+function stringArray(what: string, data: Buffer, from = 0): string[] {
   const strings = cStrings(what, data, from);
   if (strings.length === 0) throw malformed(what, 'no address');
-  return strings as [string, ...string[]];
+  return strings;
 }
 
 function malformed(what: string, why: string): MilterProtocolError {

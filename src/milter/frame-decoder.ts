@@ -22,15 +22,16 @@ export class FrameDecoder {
   }
 
   /**
-   * Appends a chunk and returns every packet it completes. Throws MilterProtocolError as soon as a
-   * header announces a length of zero or above the limit, before buffering the announced payload.
+   * Appends a chunk and hands each packet it completes to `onFrame`, in order. Throws
+   * MilterProtocolError as soon as a header announces a length of zero or above the limit, before
+   * buffering the announced payload (the packets before it have been handed on). A callback rather
+   * than a list: a list per chunk, nearly always of one packet, was an allocation per packet.
    */
-  push(chunk: Buffer): Frame[] {
+  push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const frames: Frame[] = [];
     while (this.buffered >= HEADER_BYTES) {
       if (this.chunks[0]!.length - this.offset < HEADER_BYTES) this.flatten();
       const first = this.chunks[0]!;
@@ -40,9 +41,8 @@ export class FrameDecoder {
         throw new MilterProtocolError('FG_ERR_FRAME', `packet length ${len} exceeds the limit of ${this.maxFrame} bytes`);
       }
       if (this.buffered < HEADER_BYTES + len) break;
-      frames.push(this.take(HEADER_BYTES + len));
+      onFrame(this.take(HEADER_BYTES + len));
     }
-    return frames;
   }
 
   /** Joins what is buffered into one chunk (a packet or its header spans chunks). */

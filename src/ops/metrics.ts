@@ -9,6 +9,7 @@ import type { AnswerRecord, ScoringObserver } from '../handler/scoring-observer'
 import type { KeyClass, ThresholdAction } from '../rules/rule-set';
 import type { Decision } from '../session/handler';
 import type { DecisionStage } from '../session/session';
+import { TalliedCounter } from './tallied-counter';
 
 /** Live values read at scrape time. */
 export interface MetricSources {
@@ -22,13 +23,14 @@ export type StoreOperation = 'add' | 'get' | 'delete' | 'top' | 'size' | 'sweep'
 
 export class FloodgateMetrics {
   readonly registry = new Registry();
-  private readonly connectionsTotal: Counter<string>;
+  private readonly connectionsTotal: TalliedCounter<string>;
   private readonly connectionsRefused: Counter<string>;
-  private readonly events: Counter<'stage'>;
-  private readonly replies: Counter<'stage' | 'reply'>;
-  private readonly answers: Counter<'event' | 'answer' | 'observe'>;
-  private readonly ruleMatches: Counter<'rule'>;
-  private readonly thresholds: Counter<'key_class' | 'answer' | 'observe'>;
+  // Counted on the mail path, several times a session: tallied (tallied-counter.ts).
+  private readonly events: TalliedCounter<'stage'>;
+  private readonly replies: TalliedCounter<'stage' | 'reply'>;
+  private readonly answers: TalliedCounter<'event' | 'answer' | 'observe'>;
+  private readonly ruleMatches: TalliedCounter<'rule'>;
+  private readonly thresholds: TalliedCounter<'key_class' | 'answer' | 'observe'>;
   private readonly tarpit: Histogram<string>;
   private readonly storeSeconds: Histogram<'backend' | 'operation'>;
   private readonly storeErrors: Counter<'backend'>;
@@ -50,19 +52,19 @@ export class FloodgateMetrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     new Gauge({ name: 'floodgate_build_info', help: 'Floodgate version and the Node.js running it', labelNames: ['version', 'node'], registers }).set({ version, node: process.version }, 1);
     new Gauge({ name: 'floodgate_mta_connections', help: 'MTA connections open now', registers, collect() { this.set(sources.mtaConnections()); } });
-    this.connectionsTotal = new Counter({ name: 'floodgate_mta_connections_total', help: 'MTA connections accepted (one per SMTP session)', registers });
+    this.connectionsTotal = new TalliedCounter({ name: 'floodgate_mta_connections_total', help: 'MTA connections accepted (one per SMTP session)', registers });
     this.connectionsRefused = new Counter({ name: 'floodgate_mta_connections_refused_total', help: 'MTA connections refused at limits.max_connections', registers });
     new Gauge({ name: 'floodgate_delays_in_progress', help: 'Sessions waiting out a tarpit delay now', registers, collect() { this.set(sources.delaying()); } });
-    this.events = new Counter({ name: 'floodgate_events_total', help: 'Milter events handled, by stage (answered, or negotiated without a reply)', labelNames: ['stage'], registers });
-    this.replies = new Counter({ name: 'floodgate_milter_replies_total', help: 'Replies sent to the MTA, by stage and reply (continue included)', labelNames: ['stage', 'reply'], registers });
-    this.answers = new Counter({
+    this.events = new TalliedCounter({ name: 'floodgate_events_total', help: 'Milter events handled, by stage (answered, or negotiated without a reply)', labelNames: ['stage'], registers });
+    this.replies = new TalliedCounter({ name: 'floodgate_milter_replies_total', help: 'Replies sent to the MTA, by stage and reply (continue included)', labelNames: ['stage', 'reply'], registers });
+    this.answers = new TalliedCounter({
       name: 'floodgate_answers_total',
       help: 'Answers other than continue decided by the rules, by event and answer; observe="true": only logged (mode: observe)',
       labelNames: ['event', 'answer', 'observe'],
       registers,
     });
-    this.ruleMatches = new Counter({ name: 'floodgate_rule_matches_total', help: 'Rule matches, by rule name', labelNames: ['rule'], registers });
-    this.thresholds = new Counter({ name: 'floodgate_threshold_crossings_total', help: 'Scores that fell in a threshold range, by key class and answer', labelNames: ['key_class', 'answer', 'observe'], registers });
+    this.ruleMatches = new TalliedCounter({ name: 'floodgate_rule_matches_total', help: 'Rule matches, by rule name', labelNames: ['rule'], registers });
+    this.thresholds = new TalliedCounter({ name: 'floodgate_threshold_crossings_total', help: 'Scores that fell in a threshold range, by key class and answer', labelNames: ['key_class', 'answer', 'observe'], registers });
     this.tarpit = new Histogram({ name: 'floodgate_tarpit_seconds', help: 'Tarpit delays served', buckets: [0.5, 1, 2, 5, 10, 15, 20, 25, 30], registers });
     this.storeSeconds = new Histogram({
       name: 'floodgate_store_call_seconds',
@@ -95,9 +97,9 @@ export class FloodgateMetrics {
 
   /** The scoring handler's observer: answers, rule matches, threshold crossings, store failures, alerts. */
   readonly scoring: ScoringObserver = {
-    answered: (record: AnswerRecord) => this.answers.inc({ event: record.event, answer: record.answer, observe: String(record.would) }),
-    ruleMatched: (rule: string) => this.ruleMatches.inc({ rule }),
-    thresholdCrossed: (keyClass: KeyClass, answer: ThresholdAction['kind'], observe: boolean) => this.thresholds.inc({ key_class: keyClass, answer, observe: String(observe) }),
+    answered: (record: AnswerRecord) => this.answers.inc(record.event, record.answer, record.would ? 'true' : 'false'),
+    ruleMatched: (rule: string) => this.ruleMatches.inc(rule),
+    thresholdCrossed: (keyClass: KeyClass, answer: ThresholdAction['kind'], observe: boolean) => this.thresholds.inc(keyClass, answer, observe ? 'true' : 'false'),
     keysScored: () => undefined,
     storeFailed: () => this.storeFailedAnswers.inc(),
     alerted: (result) => this.alerts.inc({ result }),
@@ -113,9 +115,9 @@ export class FloodgateMetrics {
 
   /** One event handled; its reply sent to the MTA after `delayMs` of tarpit, unless it was negotiated without one. */
   replied(stage: DecisionStage, reply: Decision['kind'] | 'skip', delayMs: number, answered: boolean): void {
-    this.events.inc({ stage });
+    this.events.inc(stage);
     if (!answered) return;
-    this.replies.inc({ stage, reply });
+    this.replies.inc(stage, reply);
     if (delayMs > 0) this.tarpit.observe(delayMs / 1000);
   }
 

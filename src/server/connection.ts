@@ -1,7 +1,7 @@
 // Binds one MTA socket to one MilterSession: reassembles frames, serialises commands, owns deadlines.
 import type { Socket } from 'node:net';
 import { decodeCommand, type MilterCommand } from '../milter/commands';
-import { FrameDecoder } from '../milter/frame-decoder';
+import { FrameDecoder, type Frame } from '../milter/frame-decoder';
 import { FloodgateError } from '../errors';
 import { MilterSession, type SessionOptions } from '../session/session';
 import type { MilterHandler } from '../session/handler';
@@ -64,6 +64,11 @@ export class MilterConnection {
     socket.on('error', () => this.socket.destroy());
     socket.on('close', () => this.onClose());
   }
+  /** Decodes a packet the frame decoder completed onto the queue. */
+  private readonly enqueue = (frame: Frame): void => {
+    this.queue.push(decodeCommand(frame));
+  };
+
   /** The session is waiting out a tarpit delay. */
   get delaying(): boolean {
     return this.session.delaying;
@@ -80,27 +85,28 @@ export class MilterConnection {
   }
 
   private onData(chunk: Buffer): void {
-    let commands: MilterCommand[];
+    const queuedBefore = this.queue.length;
     try {
-      commands = this.decoder.push(chunk).map(decodeCommand);
+      this.decoder.push(chunk, this.enqueue);
     } catch (error) {
+      // The commands queued before the bad packet are not handled either: fail() ends the connection.
       this.fail(error);
       return;
     }
+    const added = this.queue.length - queuedBefore;
     const midFrame = this.decoder.hasPartialFrame;
     // Before the commands are handled: the MTA's held write should not wait for our handler either.
     // Not after QUIT: the socket closes next, and the FIN carries the ACK.
-    const last = commands[commands.length - 1];
+    const last = added > 0 ? this.queue[this.queue.length - 1] : undefined;
     if (this.quickAck && last?.kind !== 'quit' && (this.quickAck.policy === 'every-read' || midFrame || !this.session.answers(last))) this.quickAck.ackNow();
     // The deadline runs from the chunk that began the incomplete packet: a chunk that completed one
     // packet and began the next restarts it.
-    if (!midFrame || commands.length > 0 || !this.midFrame) this.clearFrameDeadline();
+    if (!midFrame || added > 0 || !this.midFrame) this.clearFrameDeadline();
     if (midFrame && this.frameDeadline === undefined) {
       this.frameDeadline = setTimeout(() => this.fail(new FloodgateError('FG_ERR_TIMEOUT', `MTA did not complete a packet within ${this.limits.frameTimeoutMs} ms`)), this.limits.frameTimeoutMs);
     }
     this.midFrame = midFrame;
-    if (commands.length === 0) return;
-    this.queue.push(...commands);
+    if (added === 0) return;
     if (this.queue.length > MAX_QUEUED_COMMANDS) this.socket.pause();
     if (!this.pumping) this.pump();
   }

@@ -1,6 +1,7 @@
 // A scripted MTA side of the milter protocol for integration tests; it can also misbehave on purpose.
 import { connect, type Socket } from 'node:net';
 import { FrameDecoder, encodeFrame } from '../../src/milter/frame-decoder';
+import { framesOf } from './frames';
 
 export interface ReplyFrame {
   /** The reply letter ('c', 'y', 'h', 'O', ...). */
@@ -28,7 +29,7 @@ export class MtaClient {
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const f of this.decoder.push(chunk)) {
+      for (const f of framesOf(this.decoder, chunk)) {
         const data = f.subarray(1);
         this.replies.push({ code: String.fromCharCode(f[0]), data, text: data.toString('utf8').replace(/\0$/, '').replace(/\0/g, '|'), elapsedMs: Date.now() - this.sentAt });
       }

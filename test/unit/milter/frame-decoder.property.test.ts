@@ -4,6 +4,7 @@ import { decodeCommand } from '../../../src/milter/commands';
 import { MilterProtocolError } from '../../../src/milter/errors';
 import { FrameDecoder } from '../../../src/milter/frame-decoder';
 import { frame, frameWithLength, raw } from '../../support/frame-builder';
+import { framesOf } from '../../support/frames';
 
 const COMMAND_BYTES = [...'ABCDEHKLMNOQRTU'].map((c) => c.charCodeAt(0));
 
@@ -51,7 +52,7 @@ function run(chunks: Buffer[], maxFrame?: number): Outcome {
   const outcome: Outcome = { frames: [], commands: [] };
   try {
     for (const chunk of chunks) {
-      for (const f of decoder.push(chunk)) {
+      for (const f of framesOf(decoder, chunk)) {
         outcome.frames.push(f.toString('hex'));
         try {
           outcome.commands.push(decodeCommand(f).kind);
@@ -111,7 +112,7 @@ describe('FrameDecoder + decodeCommand on arbitrary input', () => {
     fc.assert(
       fc.property(fc.array(plausibleFrame, { maxLength: 15 }), cuts, (frames, fractions) => {
         const decoder = new FrameDecoder();
-        const out = split(Buffer.concat(frames), fractions).flatMap((chunk) => decoder.push(chunk));
+        const out = split(Buffer.concat(frames), fractions).flatMap((chunk) => framesOf(decoder, chunk));
         expect(out.map((f) => f.toString('hex'))).toEqual(frames.map((f) => f.subarray(4).toString('hex')));
         expect(decoder.hasPartialFrame).toBe(false);
       }),
@@ -133,7 +134,7 @@ describe('bounded buffering', () => {
           pushed += chunk.length;
           let frames: Buffer[];
           try {
-            frames = decoder.push(Buffer.from(chunk));
+            frames = framesOf(decoder, Buffer.from(chunk));
           } catch (error) {
             expect(error).toBeInstanceOf(MilterProtocolError);
             expect((error as MilterProtocolError).code).toBe('FG_ERR_FRAME');
@@ -156,14 +157,14 @@ describe('bounded buffering', () => {
   test('a peer that announces one byte too many per packet is stopped at the first header', () => {
     const decoder = new FrameDecoder(MAX_FRAME);
     const evil = frameWithLength(MAX_FRAME + 1);
-    expect(() => decoder.push(evil)).toThrow(MilterProtocolError);
+    expect(() => framesOf(decoder, evil)).toThrow(MilterProtocolError);
   });
 
   test('a long run of maximal packets is streamed through without error', () => {
     const decoder = new FrameDecoder(MAX_FRAME);
     const wire = frame('B', Buffer.alloc(MAX_FRAME - 1, 0x2e));
     let count = 0;
-    for (let i = 0; i < 10_000; i++) count += decoder.push(wire).length;
+    for (let i = 0; i < 10_000; i++) count += framesOf(decoder, wire).length;
     expect(count).toBe(10_000);
     expect(decoder.hasPartialFrame).toBe(false);
   });

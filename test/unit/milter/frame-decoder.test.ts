@@ -5,10 +5,11 @@ import { MilterProtocolError } from '../../../src/milter/errors';
 import { encodeFrame, FrameDecoder } from '../../../src/milter/frame-decoder';
 import { cstr, frame, frameWithLength, hex, str } from '../../support/frame-builder';
 import { COMMAND_FIXTURES, fixtureFrame, fixturePayload } from './command-fixtures';
+import { framesOf } from '../../support/frames';
 
 /** Feeds the chunks in order and decodes every packet that comes out. */
 function decodeChunks(chunks: Buffer[], decoder = new FrameDecoder()): MilterCommand[] {
-  return chunks.flatMap((chunk) => decoder.push(chunk)).map((f) => decodeCommand(f));
+  return chunks.flatMap((chunk) => framesOf(decoder, chunk)).map((f) => decodeCommand(f));
 }
 
 function bytewise(wire: Buffer): Buffer[] {
@@ -29,7 +30,7 @@ describe.each(COMMAND_FIXTURES.map((f) => [f.name, f] as const))('%s', (_name, f
   const wire = fixtureFrame(fixture);
 
   test('whole: one frame, equal to the payload', () => {
-    const frames = new FrameDecoder().push(wire);
+    const frames = framesOf(new FrameDecoder(), wire);
     expect(frames).toEqual([fixturePayload(fixture)]);
     expect(decodeCommand(frames[0])).toEqual(fixture.expected);
   });
@@ -80,8 +81,8 @@ describe('several packets in one stream', () => {
   test('frames returned earlier are not corrupted by later pushes into the same decoder', () => {
     const decoder = new FrameDecoder();
     const second = frame('H', cstr('two'));
-    const first = decoder.push(Buffer.concat([frame('H', cstr('one')), second.subarray(0, 6)]));
-    const rest = decoder.push(Buffer.concat([second.subarray(6), frame('H', cstr('xyz'))]));
+    const first = framesOf(decoder, Buffer.concat([frame('H', cstr('one')), second.subarray(0, 6)]));
+    const rest = framesOf(decoder, Buffer.concat([second.subarray(6), frame('H', cstr('xyz'))]));
     expect(first.map((f) => f.toString('latin1'))).toEqual(['Hone\0']);
     expect(rest.map((f) => f.toString('latin1'))).toEqual(['Htwo\0', 'Hxyz\0']);
   });
@@ -92,52 +93,52 @@ describe('partial-frame state', () => {
     const decoder = new FrameDecoder();
     const wire = frame('H', cstr('client.example.net'));
     expect(decoder.hasPartialFrame).toBe(false);
-    decoder.push(wire.subarray(0, 1));
+    framesOf(decoder, wire.subarray(0, 1));
     expect(decoder.hasPartialFrame).toBe(true);
-    decoder.push(wire.subarray(1, wire.length - 1));
+    framesOf(decoder, wire.subarray(1, wire.length - 1));
     expect(decoder.hasPartialFrame).toBe(true);
-    expect(decoder.push(wire.subarray(wire.length - 1))).toHaveLength(1);
+    expect(framesOf(decoder, wire.subarray(wire.length - 1))).toHaveLength(1);
     expect(decoder.hasPartialFrame).toBe(false);
   });
 
   test('an empty chunk completes nothing and changes nothing', () => {
     const decoder = new FrameDecoder();
-    expect(decoder.push(Buffer.alloc(0))).toEqual([]);
+    expect(framesOf(decoder, Buffer.alloc(0))).toEqual([]);
     expect(decoder.hasPartialFrame).toBe(false);
   });
 
   test('the smallest packet (len 1, command byte only) is accepted', () => {
-    expect(new FrameDecoder().push(hex('00 00 00 01 41'))).toEqual([hex('41')]);
+    expect(framesOf(new FrameDecoder(), hex('00 00 00 01 41'))).toEqual([hex('41')]);
   });
 });
 
 describe('invalid lengths throw FG_ERR_FRAME', () => {
   test('length 0 in one chunk', () => {
-    expect(frameError(() => new FrameDecoder().push(hex('00 00 00 00 41'))).code).toBe('FG_ERR_FRAME');
+    expect(frameError(() => framesOf(new FrameDecoder(), hex('00 00 00 00 41'))).code).toBe('FG_ERR_FRAME');
   });
 
   test('length 0 arriving byte by byte throws when the fourth header byte arrives', () => {
     const decoder = new FrameDecoder();
-    for (const b of [0, 0, 0]) expect(decoder.push(Buffer.from([b]))).toEqual([]);
-    expect(frameError(() => decoder.push(Buffer.from([0]))).code).toBe('FG_ERR_FRAME');
+    for (const b of [0, 0, 0]) expect(framesOf(decoder, Buffer.from([b]))).toEqual([]);
+    expect(frameError(() => framesOf(decoder, Buffer.from([0]))).code).toBe('FG_ERR_FRAME');
   });
 
   test('length 0 after a good packet in the same stream', () => {
     const decoder = new FrameDecoder();
-    expect(decoder.push(frame('A'))).toHaveLength(1);
-    expect(frameError(() => decoder.push(hex('00 00 00 00'))).code).toBe('FG_ERR_FRAME');
+    expect(framesOf(decoder, frame('A'))).toHaveLength(1);
+    expect(frameError(() => framesOf(decoder, hex('00 00 00 00'))).code).toBe('FG_ERR_FRAME');
   });
 
   test('oversize length throws on the bare 4-byte header, before any payload', () => {
     const decoder = new FrameDecoder(100);
-    expect(frameError(() => decoder.push(frameWithLength(101))).code).toBe('FG_ERR_FRAME');
+    expect(frameError(() => framesOf(decoder, frameWithLength(101))).code).toBe('FG_ERR_FRAME');
   });
 
   test('oversize length split over header bytes throws exactly at the fourth byte', () => {
     const decoder = new FrameDecoder(100);
     const header = frameWithLength(0x7fffffff);
-    for (let i = 0; i < 3; i++) expect(decoder.push(header.subarray(i, i + 1))).toEqual([]);
-    const error = frameError(() => decoder.push(header.subarray(3)));
+    for (let i = 0; i < 3; i++) expect(framesOf(decoder, header.subarray(i, i + 1))).toEqual([]);
+    const error = frameError(() => framesOf(decoder, header.subarray(3)));
     expect(error.code).toBe('FG_ERR_FRAME');
     expect(error.message).toMatch(/2147483647/);
   });
@@ -145,15 +146,15 @@ describe('invalid lengths throw FG_ERR_FRAME', () => {
   test('a length equal to the limit is accepted', () => {
     const decoder = new FrameDecoder(100);
     const wire = frame('B', Buffer.alloc(99, 0x61));
-    expect(decoder.push(wire)).toEqual([wire.subarray(4)]);
+    expect(framesOf(decoder, wire)).toEqual([wire.subarray(4)]);
   });
 
   test('the default limit is 1 MiB: a 1 MiB header waits for its payload, one byte more throws', () => {
     expect(DEFAULT_MAX_INCOMING_FRAME).toBe(1024 * 1024);
     const ok = new FrameDecoder();
-    expect(ok.push(frameWithLength(1024 * 1024, str('L')))).toEqual([]);
+    expect(framesOf(ok, frameWithLength(1024 * 1024, str('L')))).toEqual([]);
     expect(ok.hasPartialFrame).toBe(true);
-    expect(frameError(() => new FrameDecoder().push(frameWithLength(1024 * 1024 + 1))).code).toBe('FG_ERR_FRAME');
+    expect(frameError(() => framesOf(new FrameDecoder(), frameWithLength(1024 * 1024 + 1))).code).toBe('FG_ERR_FRAME');
   });
 
   test('a 102400-byte header packet (Postfix header_size_limit) passes the default limit', () => {
