@@ -9,6 +9,7 @@ import type { AnswerRecord, ScoringObserver } from '../handler/scoring-observer'
 import type { KeyClass, ThresholdAction } from '../rules/rule-set';
 import type { Decision } from '../session/handler';
 import type { DecisionStage } from '../session/session';
+import { LatencyHistogram } from './latency-histogram';
 import { TalliedCounter } from './tallied-counter';
 
 /** Live values read at scrape time. */
@@ -32,7 +33,8 @@ export class FloodgateMetrics {
   private readonly ruleMatches: TalliedCounter<'rule'>;
   private readonly thresholds: TalliedCounter<'key_class' | 'answer' | 'observe'>;
   private readonly tarpit: Histogram<string>;
-  private readonly storeSeconds: Histogram<'backend' | 'operation'>;
+  /** Not in the registry: text() appends it (latency-histogram.ts). */
+  private readonly storeSeconds: LatencyHistogram;
   private readonly storeErrors: Counter<'backend'>;
   private readonly storeFailedAnswers: Counter<string>;
   private readonly alerts: Counter<'result'>;
@@ -66,13 +68,11 @@ export class FloodgateMetrics {
     this.ruleMatches = new TalliedCounter({ name: 'floodgate_rule_matches_total', help: 'Rule matches, by rule name', labelNames: ['rule'], registers });
     this.thresholds = new TalliedCounter({ name: 'floodgate_threshold_crossings_total', help: 'Scores that fell in a threshold range, by key class and answer', labelNames: ['key_class', 'answer', 'observe'], registers });
     this.tarpit = new Histogram({ name: 'floodgate_tarpit_seconds', help: 'Tarpit delays served', buckets: [0.5, 1, 2, 5, 10, 15, 20, 25, 30], registers });
-    this.storeSeconds = new Histogram({
-      name: 'floodgate_store_call_seconds',
-      help: 'Score store call latency, by backend and operation',
-      labelNames: ['backend', 'operation'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
+    this.storeSeconds = new LatencyHistogram(
+      'floodgate_store_call_seconds',
+      'Score store call latency, by backend and operation',
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
     this.storeErrors = new Counter({ name: 'floodgate_store_errors_total', help: 'Score store calls that failed or timed out, by backend', labelNames: ['backend'], registers });
     this.storeFailedAnswers = new Counter({ name: 'floodgate_store_failure_answers_total', help: 'Evaluations answered by on_store_error because the store failed', registers });
     this.alerts = new Counter({ name: 'floodgate_alert_mails_total', help: 'Alert mails: sent, or held back by the key\'s cooldown', labelNames: ['result'], registers });
@@ -130,7 +130,7 @@ export class FloodgateMetrics {
   }
 
   storeCall(backend: string, operation: StoreOperation, seconds: number, failed: boolean): void {
-    this.storeSeconds.observe({ backend, operation }, seconds);
+    this.storeSeconds.observe(backend, operation, seconds);
     if (failed) this.storeErrors.inc({ backend });
   }
 
@@ -153,8 +153,8 @@ export class FloodgateMetrics {
   }
 
   /** The exposition text, for GET /metrics. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return (await this.registry.metrics()) + this.storeSeconds.text();
   }
 
   get contentType(): string {
