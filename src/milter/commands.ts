@@ -2,13 +2,13 @@
 import { Cmd, Family } from './constants';
 import { MilterProtocolError } from './errors';
 import type { Frame } from './frame-decoder';
+import { MacroPairs } from './macro-pairs';
 
 export type ClientFamily = 'unknown' | 'unix' | 'inet' | 'inet6';
 
 export type MilterCommand =
   | { kind: 'optneg'; version: number; actions: number; protocol: number }
-  /** Names in macroKey form (`{j}` as `j`), in an object without a prototype. */
-  | { kind: 'macro'; forCommand: number; macros: Record<string, string> }
+  | { kind: 'macro'; forCommand: number; macros: MacroPairs }
   | { kind: 'connect'; hostname: string; family: ClientFamily; port: number; address: string }
   | { kind: 'helo'; name: string }
   | { kind: 'mail'; sender: string; args: string[] }
@@ -79,36 +79,19 @@ export function decodeCommand(frame: Frame): MilterCommand {
   }
 }
 
-/** `{j}` and `j` name the same macro for one-letter names, as in libmilter. */
-export function macroKey(name: string): string {
-  return name.length === 3 && name[0] === '{' && name[2] === '}' ? name[1]! : name;
-}
-
 /**
- * Names and values straight into one object without a prototype (so that `in` sees only macros),
- * each name in its macroKey form: a MACRO packet precedes nearly every command, and a list of its
- * strings first, then a second walk to rename, cost allocations and a for-in over a dictionary-mode
- * object at each (issue 20).
+ * A read larger than this is not kept alive by the macros of one of its packets: they are copied out.
+ * An MTA's envelope reads are a few hundred bytes; a read that also carries body data can be 64 KiB,
+ * and a stage's macros live until the message or the connection ends.
  */
+const LARGEST_SHARED_READ = 4096;
+
+/** The pairs are read lazily (macro-pairs.ts); their structure is checked here, as any packet's. */
 function decodeMacro(frame: Buffer): MilterCommand {
   if (frame.length - DATA < 1) throw malformed('MACRO', 'no command byte');
-  const macros: Record<string, string> = Object.create(null);
-  // Postfix often sends the command byte alone (no pairs); that is a valid, empty macro set.
-  let start = DATA + 1;
-  if (frame.length > start && frame[frame.length - 1] !== 0) throw malformed('MACRO', 'last string is not NUL-terminated');
-  let strings = 0;
-  let name: string | undefined;
-  for (let nul = frame.indexOf(0, start); nul !== -1; nul = frame.indexOf(0, start)) {
-    const text = frame.toString('utf8', start, nul);
-    if (name === undefined) name = macroKey(text);
-    else {
-      macros[name] = text;
-      name = undefined;
-    }
-    strings++;
-    start = nul + 1;
-  }
-  if (name !== undefined) throw malformed('MACRO', `odd number of strings (${strings})`);
+  const pairs = frame.subarray(DATA + 1);
+  const macros = MacroPairs.check(pairs.buffer.byteLength > LARGEST_SHARED_READ ? Buffer.from(pairs) : pairs);
+  if (typeof macros === 'string') throw malformed('MACRO', macros);
   return { kind: 'macro', forCommand: frame[DATA]!, macros };
 }
 

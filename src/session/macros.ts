@@ -1,5 +1,5 @@
 // Macro values the MTA sent, scoped per stage the way libmilter scopes them.
-import { macroKey } from '../milter/commands';
+import { macroKey, type MacroPairs } from '../milter/macro-pairs';
 import { Cmd } from '../milter/constants';
 
 /** Stage slots in the order a session passes through them; a new value for one clears the later ones. */
@@ -14,15 +14,14 @@ const SLOT_OF: Record<number, number> = {
 };
 const MAIL_SLOT = 2;
 
-type MacroSet = Record<string, string>;
 
 export class MacroStore {
-  private readonly slots: Array<MacroSet | undefined> = new Array(7).fill(undefined);
+  private readonly slots: Array<MacroPairs | undefined> = new Array(7).fill(undefined);
   /** Macros sent with HEADER, BODY or UNKNOWN (Postfix): valid for that one command only. */
-  private transient: MacroSet | undefined;
+  private transient: MacroPairs | undefined;
 
-  /** A set as decodeCommand makes it (without a prototype, its names in macroKey form), kept as given: nothing else holds it. */
-  set(forCommand: number, macros: MacroSet): void {
+  /** A MACRO packet's pairs as decodeCommand gives them. */
+  set(forCommand: number, macros: MacroPairs): void {
     const slot = SLOT_OF[forCommand];
     if (slot === undefined) {
       this.transient = macros;
@@ -37,10 +36,11 @@ export class MacroStore {
   /** The most recent value of a macro, searching from the latest stage back to CONNECT. */
   get(name: string): string | undefined {
     const key = macroKey(name);
-    if (this.transient && key in this.transient) return this.transient[key];
+    const sent = this.transient?.get(key);
+    if (sent !== undefined) return sent;
     for (let slot = this.slots.length - 1; slot >= 0; slot--) {
-      const set = this.slots[slot];
-      if (set && key in set) return set[key];
+      const value = this.slots[slot]?.get(key);
+      if (value !== undefined) return value;
     }
     return undefined;
   }
@@ -62,7 +62,8 @@ export class MacroStore {
   }
 
   /** Every current value, later stages overriding earlier ones (for logs and `simulate`). */
-  snapshot(): MacroSet {
-    return Object.assign({}, ...this.slots.filter(Boolean), this.transient ?? {});
+  snapshot(): Record<string, string> {
+    const sets = [...this.slots, this.transient].flatMap((pairs) => (pairs ? [pairs.toObject()] : []));
+    return Object.assign({}, ...sets);
   }
 }

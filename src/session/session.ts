@@ -1,5 +1,6 @@
 // One MTA connection's protocol state: negotiates, tracks envelope and macros, asks the handler, answers.
 import type { MilterCommand } from '../milter/commands';
+import type { MacroPairs } from '../milter/macro-pairs';
 import { Action, Cmd, Proto } from '../milter/constants';
 import { MilterProtocolError, ReplyEncodingError } from '../milter/errors';
 import { expectsReply, negotiate, type EventStage, type Negotiated, type Transport } from '../milter/negotiation';
@@ -343,8 +344,8 @@ function toReply(decision: Decision | { kind: 'skip' }): MilterReply {
 }
 
 /** Postfix names itself in macro `v` ("Postfix 3.7.11"); Sendmail sends no `v` by default. */
-function detectMta(macros: Record<string, string>): SessionContext['mta'] | undefined {
-  const v = macros.v ?? macros['{v}'];
-  if (v === undefined) return macros.j !== undefined ? 'sendmail' : undefined;
+function detectMta(macros: MacroPairs): SessionContext['mta'] | undefined {
+  const v = macros.get('v');
+  if (v === undefined) return macros.get('j') !== undefined ? 'sendmail' : undefined;
   return /^postfix/i.test(v) ? 'postfix' : /sendmail/i.test(v) ? 'sendmail' : 'unknown';
 }

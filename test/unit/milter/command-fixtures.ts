@@ -2,12 +2,19 @@
 import type { MilterCommand } from '../../../src/milter/commands';
 import { byte, cstr, frame, payload, raw, str, u16, u32, type Part } from '../../support/frame-builder';
 
+/** A decoded command with a MACRO packet's pairs as an object, to compare with toEqual. */
+export type ComparableCommand = Exclude<MilterCommand, { kind: 'macro' }> | { kind: 'macro'; forCommand: number; macros: Record<string, string> };
+
+export function comparable(cmd: MilterCommand): ComparableCommand {
+  return cmd.kind === 'macro' ? { kind: 'macro', forCommand: cmd.forCommand, macros: cmd.macros.toObject() } : cmd;
+}
+
 export interface CommandFixture {
   name: string;
   /** Command byte and parts, as `frame()`/`payload()` take them. */
   code: string;
   parts: Part[];
-  expected: MilterCommand;
+  expected: ComparableCommand;
 }
 
 const BODY_WITH_NULS = raw([0x00, 0x61, 0x00, 0x00, 0x62, 0x0d, 0x0a, 0xff, 0x00]);

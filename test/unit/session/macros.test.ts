@@ -1,10 +1,11 @@
 // MacroStore: libmilter's per-stage scoping, {x} == x, per-command (transient) macros, message resets.
-import { decodeCommand, macroKey } from '../../../src/milter/commands';
+import { decodeCommand } from '../../../src/milter/commands';
+import { macroKey, type MacroPairs } from '../../../src/milter/macro-pairs';
 import { Cmd } from '../../../src/milter/constants';
 import { MacroStore } from '../../../src/session/macros';
 
 /** The macro set a real MACRO packet with these names and values decodes to (the store's only source). */
-function decoded(macros: Record<string, string>): Record<string, string> {
+function decoded(macros: Record<string, string>): MacroPairs {
   const strings = Object.entries(macros).flatMap(([name, value]) => [name, value]);
   const cmd = decodeCommand(Buffer.from(`D?${strings.map((text) => `${text}\0`).join('')}`));
   if (cmd.kind !== 'macro') throw new Error('not a MACRO packet');

@@ -2,7 +2,7 @@
 //
 // Expected bytes are written out in hex from the protocol reference (length, command byte, data), not
 // made with src/milter's encoder, so a wrong encoder cannot agree with itself.
-import type { MilterCommand } from '../../../src/milter/commands';
+import { decodeCommand, type MilterCommand } from '../../../src/milter/commands';
 import type { EventStage, MilterNeeds } from '../../../src/milter/negotiation';
 import type { Decision, MilterHandler, SessionContext } from '../../../src/session/handler';
 import { MilterSession, type SessionObserver } from '../../../src/session/session';
@@ -16,7 +16,8 @@ const PROGRESS = '00 00 00 01 70';
 
 /** Postfix 3.7's offer: version 6, every action, every protocol bit. */
 const OFFER: MilterCommand = { kind: 'optneg', version: 6, actions: 0x1ff, protocol: 0x1fffff };
-const POSTFIX_MACROS: MilterCommand = { kind: 'macro', forCommand: 0x43, macros: { j: 'mx.example.org', v: 'Postfix 3.7.11' } };
+/** Postfix's CONNECT macros, decoded from a real MACRO packet. */
+const POSTFIX_MACROS: MilterCommand = decodeCommand(Buffer.from('DCj\0mx.example.org\0v\0Postfix 3.7.11\0'));
 const CONNECT: MilterCommand = { kind: 'connect', hostname: 'pc.example.net', family: 'inet', port: 40000, address: '192.0.2.9' };
 
 function needs(stages: EventStage[], extra: Partial<MilterNeeds> = {}): MilterNeeds {
