@@ -31,7 +31,7 @@ export class MacroPairs {
     if (data.length === 0) return new MacroPairs(data);
     if (data[data.length - 1] !== 0) return 'last string is not NUL-terminated';
     let strings = 0;
-    for (let nul = data.indexOf(0); nul !== -1; nul = data.indexOf(0, nul + 1)) strings++;
+    for (let i = 0; i < data.length; i++) if (data[i] === 0) strings++;
     if (strings % 2 !== 0) return `odd number of strings (${strings})`;
     return new MacroPairs(data);
   }
@@ -43,12 +43,25 @@ export class MacroPairs {
    */
   get(key: string): string | undefined {
     const data = this.data;
+    // How the key is compared, found once: a one-letter name also matches its braced form; a name
+    // outside ASCII (no MTA sends one) is compared as decoded text.
+    const ascii = isAscii(key);
+    const letter = ascii && key.length === 1 ? key.charCodeAt(0) : -1;
     let found: string | undefined;
     let start = 0;
+    // The NULs are found by a loop over the bytes, not indexOf: the strings are a few bytes long and
+    // each indexOf was a call into Node's native code (check() guarantees the last byte is a NUL).
     while (start < data.length) {
-      const nameEnd = data.indexOf(0, start);
-      const valueEnd = data.indexOf(0, nameEnd + 1);
-      if (this.named(key, start, nameEnd)) found = data.toString('utf8', nameEnd + 1, valueEnd);
+      let nameEnd = start;
+      while (data[nameEnd] !== 0) nameEnd++;
+      let valueEnd = nameEnd + 1;
+      while (data[valueEnd] !== 0) valueEnd++;
+      const length = nameEnd - start;
+      let named: boolean;
+      if (letter >= 0) named = (length === 1 && data[start] === letter) || (length === 3 && data[start] === OPEN_BRACE && data[start + 1] === letter && data[start + 2] === CLOSE_BRACE);
+      else if (ascii) named = length === key.length && sameBytes(data, start, key);
+      else named = macroKey(data.toString('utf8', start, nameEnd)) === key;
+      if (named) found = data.toString('utf8', nameEnd + 1, valueEnd);
       start = valueEnd + 1;
     }
     return found;
@@ -67,22 +80,12 @@ export class MacroPairs {
     }
     return pairs;
   }
+}
 
-  /** True when the name in data[start, end) is `key` in macroKey form. */
-  private named(key: string, start: number, end: number): boolean {
-    const data = this.data;
-    const length = end - start;
-    if (key.length === 1) {
-      const code = key.charCodeAt(0);
-      if (code < 0x80) return (length === 1 && data[start] === code) || (length === 3 && data[start] === OPEN_BRACE && data[start + 1] === code && data[start + 2] === CLOSE_BRACE);
-    } else if (isAscii(key)) {
-      if (length !== key.length) return false;
-      for (let i = 0; i < length; i++) if (data[start + i] !== key.charCodeAt(i)) return false;
-      return true;
-    }
-    // A name outside ASCII (no MTA sends one): compared as the decoded text.
-    return macroKey(data.toString('utf8', start, end)) === key;
-  }
+/** True when data holds the ASCII text's bytes from `at` on (the caller has checked the length). */
+function sameBytes(data: Buffer, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (data[at + i] !== text.charCodeAt(i)) return false;
+  return true;
 }
 
 function isAscii(text: string): boolean {
