@@ -183,9 +183,14 @@ function bounded(text: string, start: number, end: number, max: number): string 
   return text.slice(start, Math.min(end, start + 4 * max));
 }
 
-/** NFC first, so the composed and decomposed spellings of `é` are one key. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * NFC first, so the composed and decomposed spellings of `é` are one key. ASCII text is its own NFC
+ * form, and nearly every address and host name is ASCII: normalize() calls into ICU all the same.
+ */
 function canonicalCase(text: string): string {
-  return text.normalize('NFC').toLowerCase();
+  return (NON_ASCII.test(text) ? text.normalize('NFC') : text).toLowerCase();
 }
 
 function cap(text: string, max: number): string {

@@ -71,13 +71,19 @@ export function checkUpdate(update: ScoreUpdate): void {
   if (update.cap !== undefined && !Number.isFinite(update.cap)) throw new RangeError(`score store: cap must be finite, got ${update.cap} for ${update.key}`);
 }
 
-/**
- * Checks a batch for addMany() (RangeError on a caller's bug) and returns copies: a backend that
- * applies them later (LevelDB's grouped writer) applies exactly what was checked.
- */
-export function checkedBatch(updates: ReadonlyArray<ScoreUpdate>, now: number): ScoreUpdate[] {
+/** Checks a batch for addMany(): RangeError on a caller's bug. */
+export function checkBatch(updates: ReadonlyArray<ScoreUpdate>, now: number): void {
   checkNow(now);
   updates.forEach(checkUpdate);
+}
+
+/** Checks a batch and returns copies: a backend that applies them later applies exactly what was checked. */
+export function checkedBatch(updates: ReadonlyArray<ScoreUpdate>, now: number): ScoreUpdate[] {
+  checkBatch(updates, now);
+  return copiesOf(updates);
+}
+
+export function copiesOf(updates: ReadonlyArray<ScoreUpdate>): ScoreUpdate[] {
   return updates.map(({ key, points, halfLifeMs, cap }) => ({ key, points, halfLifeMs, cap }));
 }
 

@@ -8,7 +8,7 @@
 // change; a killed process loses at most the last flush interval (see level-writer.ts); writes are not
 // fsync'd, so a crashed machine may lose the last seconds, a fair price for rate limiting.
 import { Level } from 'level';
-import { addOne, applyUpdate, checkedBatch, checkKey, checkNow, checkTopLimit, liveRecord, type StoredScore } from './decay';
+import { addOne, applyUpdate, checkBatch, checkKey, checkNow, checkTopLimit, copiesOf, liveRecord, type StoredScore } from './decay';
 import { ensureDirectory } from './directory';
 import { asDamage, recordsDroppedOnOpen, refuseOrphanedFiles } from './level-damage';
 import { StoreError, toStoreError } from './errors';
@@ -125,14 +125,20 @@ export class LevelStore implements ScoreStore {
 
   /** At once when every key is in memory or certainly new (the usual case), else after one grouped read. */
   addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> {
-    const checked = checkedBatch(updates, now);
-    if (checked.length === 0) return [];
-    return this.use('add', checked.map((u) => u.key), true, (slots) => checked.map((update, i) => {
+    checkBatch(updates, now);
+    if (updates.length === 0) return [];
+    let batch = updates;
+    const scores = this.use('add', updates.map((u) => u.key), true, (slots) => batch.map((update, i) => {
       const slot = slots[i]!;
       const step = applyUpdate(this.cache.stored(slot), update, now);
       if (step.next !== 'unchanged') this.change(update.key, slot, step.next ?? undefined);
       return step.score;
     }));
+    // Applied later (after a disk read, or once the writer has room): then on copies of what was
+    // checked, not on the caller's objects as they may be by then. Applied now (the usual event,
+    // whose keys are in memory), on the updates as given: a copy of each was garbage (issue 20).
+    if (scores instanceof Promise) batch = copiesOf(updates);
+    return scores;
   }
 
   async get(key: string, now: number): Promise<ScoreRecord | undefined> {

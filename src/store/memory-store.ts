@@ -2,7 +2,7 @@
 //
 // Every method runs to completion without awaiting anything in between, so each update is atomic for
 // free. sweep() and size() look at every record (O(n)): fine for tests and for a local fallback.
-import { addOne, checkedBatch, applyUpdate, checkKey, checkNow, checkTopLimit, isExpired, liveRecord, type StoredScore } from './decay';
+import { addOne, checkBatch, applyUpdate, checkKey, checkNow, checkTopLimit, isExpired, liveRecord, type StoredScore } from './decay';
 import { StoreError } from './errors';
 import type { MaybePromise } from '../maybe-promise';
 import type { ScoreRecord, ScoreStore, ScoreUpdate } from './score-store';
@@ -18,7 +18,9 @@ export class MemoryStore implements ScoreStore {
 
   addMany(updates: ReadonlyArray<ScoreUpdate>, now: number): MaybePromise<number[]> {
     this.checkOpen();
-    return checkedBatch(updates, now).map((update) => {
+    checkBatch(updates, now);
+    // Applied at once: no copies of the updates are needed (see level-store.ts).
+    return updates.map((update) => {
       const step = applyUpdate(this.records.get(update.key), update, now);
       if (step.next === null) this.records.delete(update.key);
       else if (step.next !== 'unchanged') this.records.set(update.key, step.next);

@@ -56,6 +56,25 @@ describe('LevelStore on disk', () => {
     await third.close();
   });
 
+  test('an update that waits for a disk read is applied as it was when checked, not as its caller changed it since', async () => {
+    const first = await LevelStore.open(dir);
+    await first.add('ip:192.0.2.1', 8, H, T0);
+    await first.add('ip:192.0.2.2', 1, H, T0);
+    await first.close();
+    // Reopened: nothing in memory, so these keys are read from LevelDB before the updates apply.
+    const second = await LevelStore.open(dir);
+    const updates = [{ key: 'ip:192.0.2.1', points: 2, halfLifeMs: H }, { key: 'ip:192.0.2.2', points: 3, halfLifeMs: H }];
+    const scores = second.addMany(updates, T0);
+    expect(scores).toBeInstanceOf(Promise);
+    updates[0]!.points = 1000;
+    updates[1]!.key = 'ip:192.0.2.99';
+    expect(await scores).toEqual([10, 4]);
+    expect(await second.get('ip:192.0.2.99', T0)).toBeUndefined();
+    // Keys in memory are answered at once.
+    expect(second.addMany([{ key: 'ip:192.0.2.1', points: 1, halfLifeMs: H }], T0)).toEqual([11]);
+    await second.close();
+  });
+
   test('a second store on an open directory fails with StoreError, and the first keeps working', async () => {
     const first = await LevelStore.open(dir);
     await first.add('k', 1, H, T0);
