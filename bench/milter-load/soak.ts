@@ -54,6 +54,9 @@ export interface SoakSample {
   loop_lag_p99_ms: number;
   loop_lag_max_ms: number;
   loop_lag_p99_run_ms: number;
+  /** MTA connections (SMTP sessions) the service had accepted at the sampler's line, and that line's time. */
+  sessions: number;
+  sessions_t_s: number;
 }
 
 /** The service's "expired scores swept" log line. */
@@ -83,6 +86,17 @@ export interface SoakResult {
    * a mean over a minute compares like with like.
    */
   recordsMean(fromS: number, toS: number): number | undefined;
+  /** Sessions/s the service accepted from `fromS` to `toS` (its sampler's lines nearest those times). */
+  sessionRate(fromS: number, toS: number): number;
+  /**
+   * recordsMean and leveldbMean per session/s: each sample's value divided by the session rate of the
+   * RATE_WINDOW_S seconds before it (the keys a sweep keeps came in then), averaged over the samples
+   * from `fromS` to `toS`. The live keys follow the rate, which this machine's speed moved by a third
+   * within a minute (a CI run failed on 173,522 records against 132,890 a minute before): per session
+   * they compare the store's bound, not the machine's speed.
+   */
+  recordsPerRate(fromS: number, toS: number): number;
+  leveldbPerRate(fromS: number, toS: number): number;
   /**
    * The LevelDB directory's mean size (MiB) over the samples from `fromS` to `toS`: it saw-tooths
    * between ~5 and ~20 MiB as its 4 MiB log fills and is turned into tables and compactions write new
@@ -158,6 +172,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const counts = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && s.records !== undefined).map((s) => s.records!);
         return counts.length === 0 ? undefined : Math.round(counts.reduce((sum, n) => sum + n, 0) / counts.length);
       },
+      sessionRate: (fromS, toS) => sessionRate(samples, fromS, toS),
+      recordsPerRate: (fromS, toS) => perRateMean(samples, fromS, toS, (s) => s.records),
+      leveldbPerRate: (fromS, toS) => perRateMean(samples, fromS, toS, (s) => s.leveldb_mib),
       leveldbMean: (fromS, toS) => {
         const window = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && !Number.isNaN(s.leveldb_mib));
         return round1(window.reduce((sum, s) => sum + s.leveldb_mib, 0) / window.length);
@@ -230,7 +247,31 @@ function takeSample(milter: RunningMilter, samplesFile: string, levelDir: string
     loop_lag_p99_ms: inner?.loop_lag_p99_ms ?? NaN,
     loop_lag_max_ms: inner?.loop_lag_max_ms ?? NaN,
     loop_lag_p99_run_ms: inner?.loop_lag_p99_run_ms ?? NaN,
+    sessions: inner?.sessions ?? NaN,
+    sessions_t_s: inner === undefined ? NaN : inner.t_ms / 1000,
   };
+}
+
+/** Seconds of sessions before a sample that a per-rate value divides by: about a key's life after its last point. */
+const RATE_WINDOW_S = 20;
+
+/** The mean over the samples from `fromS` to `toS` of value / the session rate of the RATE_WINDOW_S before each. */
+function perRateMean(samples: readonly SoakSample[], fromS: number, toS: number, value: (s: SoakSample) => number | undefined): number {
+  const ratios = samples
+    .filter((s) => s.t_s >= fromS && s.t_s <= toS)
+    .map((s) => (value(s) ?? NaN) / sessionRate(samples, s.t_s - RATE_WINDOW_S, s.t_s))
+    .filter((ratio) => Number.isFinite(ratio));
+  return ratios.length === 0 ? NaN : ratios.reduce((sum, r) => sum + r, 0) / ratios.length;
+}
+
+/** Sessions/s between the samples nearest `fromS` and `toS`, timed by the sampler's own lines. */
+function sessionRate(samples: readonly SoakSample[], fromS: number, toS: number): number {
+  const counted = samples.filter((s) => !Number.isNaN(s.sessions));
+  const nearest = (t: number): SoakSample | undefined => counted.reduce<SoakSample | undefined>((best, s) => (best === undefined || Math.abs(s.t_s - t) < Math.abs(best.t_s - t) ? s : best), undefined);
+  const from = nearest(fromS);
+  const to = nearest(toS);
+  if (from === undefined || to === undefined || to.sessions_t_s <= from.sessions_t_s) return NaN;
+  return (to.sessions - from.sessions) / (to.sessions_t_s - from.sessions_t_s);
 }
 
 interface SamplerLine {
@@ -242,6 +283,8 @@ interface SamplerLine {
   loop_lag_p99_ms?: number;
   loop_lag_max_ms?: number;
   loop_lag_p99_run_ms?: number;
+  t_ms: number;
+  sessions?: number;
 }
 
 function lastSamplerLine(file: string): SamplerLine | undefined {
