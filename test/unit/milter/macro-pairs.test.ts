@@ -49,3 +49,15 @@ test('malformed packets are refused with the reason', () => {
   expect(MacroPairs.check(Buffer.from('j\0mx\0i\0'))).toBe('odd number of strings (3)');
   expect(MacroPairs.check(Buffer.alloc(0))).toBeInstanceOf(MacroPairs);
 });
+
+test('every name of a packet is found whatever its length and first letter, and names it lacks are not', () => {
+  // A name's presence is first asked of a 32-bit summary of the packet's names: a name whose bit is
+  // set by another name must still be told apart by its bytes, and no name may be missed.
+  const names: string[] = [];
+  for (let length = 1; length <= 12; length++) for (const first of 'aijz_{') names.push(first === '{' ? `{${'q'.repeat(length)}}` : first.padEnd(length, 'x'));
+  const set = pairs(...names.flatMap((name, i) => [name, `v${i}`]));
+  names.forEach((name, i) => expect(set.get(macroKey(name))).toBe(`v${i}`));
+  for (const absent of ['b', 'yy', '{auth_authen}', '{qqqqqqqqqqqqq}', 'ixxxxxxxxxxxxxx', '']) expect(set.get(absent)).toBeUndefined();
+  expect(pairs('', 'empty').get('')).toBe('empty');
+  expect(pairs('{j}', 'braced').get('{j}')).toBe('braced');
+});
