@@ -1,5 +1,5 @@
 // What tracking costs the milter (issue 16): the same build with tracking.backend off and with the
-// tracking log on (SQLite under state_dir, or PostgreSQL), runs alternating (off on off on ...).
+// tracking log on (SQLite under state_dir, or PostgreSQL).
 //
 //   node bench/results/tmp/js/bench/tracking/tracking-overhead.js [postgres | postgresql://...]
 //
@@ -7,17 +7,26 @@
 // postgresql package, 127.0.0.1, a free port) and removes it afterwards; a URL uses a running server.
 //
 // Closed-loop peak at 16 connections, every session a message from a new client address and sender,
-// so that every session is one record; the median sessions/s of each, and their ratio (issue: >= 0.9x).
-// After each "on" run the service's own counters say whether the log kept up: records written,
-// dropped, and the queue left. Settings (environment): TRACK_PAIRS (3), TRACK_DURATION (10 s).
-// Writes bench/results/tracking-overhead.json.
+// so that every session is one record; the ratio of sessions/s on to off (issue: >= 0.9x).
+// TRACK_MODE=together (the default): each round runs both at once, each with its own load generator,
+// the start order alternating; the ratio is the median of the rounds' own ratios. This machine's
+// speed moves by a third or more within a minute, so two runs in turn compare two machines: at
+// 05d523b six rounds in turn gave ratios from 0.59 to 1.19, while runs side by side see the same
+// moments (on 2 cores they also share them: each gets about half the machine).
+// TRACK_MODE=turn: one at a time, alternating (off on, on off, ...), 2 generator processes each;
+// the ratio of the medians.
+// After each run with tracking on, the service's own counters say whether the log kept up: records
+// written, dropped, and the queue left. Settings (environment): TRACK_PAIRS (rounds; 5 together,
+// 3 pairs in turn), TRACK_DURATION (10 s). Writes bench/results/tracking-overhead-<backend>.json.
 import { request } from 'node:http';
-import { machineInfo, median, sourceInfo, startMilter, writeResult } from '../milter-load/bench-support';
+import { machineInfo, median, sourceInfo, startMilter, writeResult, type RunningMilter } from '../milter-load/bench-support';
 import { describe, runLoad, type Measured } from '../milter-load/load-runner';
 import { freePort } from '../../test/support/ports';
 import { startPostgres } from '../../test/support/postgres-rig';
 
-const PAIRS = Number(process.env.TRACK_PAIRS ?? 3);
+const MODE = process.env.TRACK_MODE ?? 'together';
+if (MODE !== 'together' && MODE !== 'turn') throw new Error(`TRACK_MODE must be together or turn, not ${MODE}`);
+const PAIRS = Number(process.env.TRACK_PAIRS ?? (MODE === 'together' ? 5 : 3));
 const DURATION = Number(process.env.TRACK_DURATION ?? 10);
 let BACKEND = process.argv[2] ?? 'sqlite';
 
@@ -45,27 +54,67 @@ interface Run extends Measured {
   queued?: number;
 }
 
-async function measure(tracking: boolean): Promise<Run> {
+function label(tracking: boolean): string {
+  return tracking ? `tracking ${BACKEND.startsWith('postgres') ? 'postgres' : BACKEND}` : 'tracking off';
+}
+
+interface Started {
+  tracking: boolean;
+  milter: RunningMilter;
+  port: number;
+}
+
+async function start(tracking: boolean): Promise<Started> {
   const port = await freePort();
   const milter = await startMilter('floodgate', { httpListen: `127.0.0.1:${port}`, tracking: tracking ? BACKEND : 'off' });
-  try {
-    session += 10_000_000;
-    const m = await runLoad(milter, { connections: 16, durationS: DURATION, warmupS: 1, firstSession: session, processes: 2, message: true });
-    // The writer flushes within 200 ms: what is still queued a second later did not keep up.
-    await new Promise((r) => setTimeout(r, 1000));
-    const text = await scrape(port);
-    const counts = tracking
-      ? {
-          written: value(text, 'floodgate_tracking_records_written_total'),
-          dropped: value(text, 'floodgate_tracking_records_dropped_total{reason="queue full"}') + value(text, 'floodgate_tracking_records_dropped_total{reason="database error"}'),
-          queued: value(text, 'floodgate_tracking_queue'),
-        }
-      : {};
-    console.log(`${(tracking ? `tracking ${BACKEND.startsWith('postgres') ? 'postgres' : BACKEND}` : 'tracking off').padEnd(17)} ${describe(m)}${tracking ? `  (${counts.written} written, ${counts.dropped} dropped, ${counts.queued} queued)` : ''}`);
-    return { ...m, ...counts };
-  } finally {
-    await milter.stop();
+  return { tracking, milter, port };
+}
+
+/** The peak of one running milter, loaded by `processes` generator processes; with tracking, the service's counters after it. */
+async function load({ tracking, milter, port }: Started, processes: number): Promise<Run> {
+  session += 10_000_000;
+  const m = await runLoad(milter, { connections: 16, durationS: DURATION, warmupS: 1, firstSession: session, processes, message: true });
+  if (!tracking) return m;
+  // The writer flushes within a second: what is still queued a second later did not keep up.
+  await new Promise((r) => setTimeout(r, 1000));
+  const text = await scrape(port);
+  return {
+    ...m,
+    written: value(text, 'floodgate_tracking_records_written_total'),
+    dropped: value(text, 'floodgate_tracking_records_dropped_total{reason="queue full"}') + value(text, 'floodgate_tracking_records_dropped_total{reason="database error"}'),
+    queued: value(text, 'floodgate_tracking_queue'),
+  };
+}
+
+function report(tracking: boolean, run: Run): void {
+  console.log(`${label(tracking).padEnd(17)} ${describe(run)}${tracking ? `  (${run.written} written, ${run.dropped} dropped, ${run.queued} queued)` : ''}`);
+}
+
+/** The two runs of one round, [off, on]: side by side (each with one generator process) or in turn (two each). */
+async function round(index: number): Promise<[Run, Run]> {
+  const order = index % 2 === 0 ? [false, true] : [true, false];
+  const runs = new Map<boolean, Run>();
+  if (MODE === 'turn') {
+    for (const tracking of order) {
+      const started = await start(tracking);
+      try {
+        runs.set(tracking, await load(started, 2));
+      } finally {
+        await started.milter.stop();
+      }
+    }
+  } else {
+    const started: Started[] = [];
+    try {
+      for (const tracking of order) started.push(await start(tracking));
+      const loaded = await Promise.all(started.map((s) => load(s, 1)));
+      started.forEach((s, i) => runs.set(s.tracking, loaded[i]!));
+    } finally {
+      for (const s of started) await s.milter.stop();
+    }
   }
+  for (const tracking of [false, true]) report(tracking, runs.get(tracking)!);
+  return [runs.get(false)!, runs.get(true)!];
 }
 
 async function main(): Promise<void> {
@@ -81,20 +130,30 @@ async function main(): Promise<void> {
 async function compare(): Promise<void> {
   const off: Run[] = [];
   const on: Run[] = [];
-  for (let pair = 0; pair < PAIRS; pair++) {
-    for (const tracking of pair % 2 === 0 ? [false, true] : [true, false]) (tracking ? on : off).push(await measure(tracking));
+  for (let index = 0; index < PAIRS; index++) {
+    const [a, b] = await round(index);
+    off.push(a);
+    on.push(b);
+    if (MODE === 'together') console.log(`round ${index + 1}: ratio ${(b.sessions_per_s / a.sessions_per_s).toFixed(3)}\n`);
   }
   const a = median(off.map((m) => m.sessions_per_s));
   const b = median(on.map((m) => m.sessions_per_s));
-  console.log(`\nsessions/s (C=16, a message each): tracking off ${a.toFixed(0)}, on (${BACKEND.startsWith('postgres') ? 'postgres' : BACKEND}) ${b.toFixed(0)}, ratio ${(b / a).toFixed(3)}`);
-  const file = writeResult(`tracking-overhead-${BACKEND.startsWith('postgres') ? 'postgres' : BACKEND}.json`, {
+  const rounds = on.map((m, i) => m.sessions_per_s / off[i]!.sessions_per_s);
+  // Side by side each round's ratio is of the same moments; in turn only the medians compare.
+  const ratio = MODE === 'together' ? median(rounds) : b / a;
+  const backend = BACKEND.startsWith('postgres') ? 'postgres' : BACKEND;
+  console.log(`\nsessions/s (C=16, a message each, ${MODE === 'together' ? 'side by side' : 'in turn'}): tracking off ${a.toFixed(0)}, on (${backend}) ${b.toFixed(0)} (medians); ` +
+    `ratio ${ratio.toFixed(3)}${MODE === 'together' ? ` (median of the rounds' ${rounds.map((r) => r.toFixed(3)).join(', ')})` : ''}`);
+  const file = writeResult(`tracking-overhead-${backend}.json`, {
     machine: machineInfo(),
     source: sourceInfo(),
+    mode: MODE,
     pairs: PAIRS,
     duration_s: DURATION,
     off: off.map((m) => m.sessions_per_s),
     on: on.map((m) => ({ sessions_per_s: m.sessions_per_s, written: m.written, dropped: m.dropped, queued: m.queued })),
-    ratio: Math.round((b / a) * 1000) / 1000,
+    ...(MODE === 'together' ? { round_ratios: rounds.map((r) => Math.round(r * 1000) / 1000) } : {}),
+    ratio: Math.round(ratio * 1000) / 1000,
   });
   console.log(`wrote ${file}`);
 }
