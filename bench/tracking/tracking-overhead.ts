@@ -11,7 +11,7 @@
 // TRACK_MODE=together (the default): each round runs both at once, each with its own load generator,
 // the start order alternating; the ratio is the median of the rounds' own ratios. This machine's
 // speed moves by a third or more within a minute, so two runs in turn compare two machines: at
-// 05d523b six rounds in turn gave ratios from 0.59 to 1.19, while runs side by side see the same
+// 0d1ab2e six rounds in turn gave ratios from 0.59 to 1.19, while runs side by side see the same
 // moments (on 2 cores they also share them: each gets about half the machine).
 // TRACK_MODE=turn: one at a time, alternating (off on, on off, ...), 2 generator processes each;
 // the ratio of the medians.
