@@ -1,12 +1,12 @@
-// What the service did lately, in memory: sessions per second and answers per minute for the last
-// hour, and the most recent refusals and delays with who they were for. Bounded whatever the traffic.
+// What the service did lately, in memory: sessions and answers per second for the last hour, and the
+// most recent refusals and delays with who they were for. Bounded whatever the traffic.
 import type { AnswerKind, AnswerRecord } from '../handler/scoring-observer';
 import { ANSWER_KINDS, type ActivityWindow } from './status-report';
 
-/** Seconds of per-second session counts kept (the page's chart spans the last hour). */
+/** Seconds of per-second counts kept (the page's chart spans the last hour). */
 const SECONDS_KEPT = 3600;
-/** Minutes of per-minute answer counts kept. */
-const MINUTES_KEPT = 60;
+/** Minutes in the timeline's answers per minute. */
+const MINUTES_KEPT = SECONDS_KEPT / 60;
 /** Answers kept for the page's "recent" list; each is a few hundred bytes. */
 export const RECENT_KEPT = 500;
 
@@ -51,8 +51,13 @@ export interface Timeline {
 
 export class Activity {
   private readonly sessions = new SlotRing(SECONDS_KEPT);
-  private readonly answers = new Map<AnswerKind, SlotRing>(ANSWER_KINDS.map((kind) => [kind, new SlotRing(MINUTES_KEPT)]));
-  private readonly would = new SlotRing(MINUTES_KEPT);
+  /**
+   * Per second, not per minute: a window of the last minute is the last 60 seconds. Counted per
+   * calendar minute, `floodgate status` a few seconds into a minute showed none of the refusals of
+   * the seconds before (~57 KB a ring).
+   */
+  private readonly answers = new Map<AnswerKind, SlotRing>(ANSWER_KINDS.map((kind) => [kind, new SlotRing(SECONDS_KEPT)]));
+  private readonly would = new SlotRing(SECONDS_KEPT);
   private readonly recentAnswers: AnswerRecord[] = [];
   private recentNext = 0;
 
@@ -63,9 +68,9 @@ export class Activity {
   }
 
   answered(record: AnswerRecord): void {
-    const minute = Math.floor(record.time / 60_000);
-    this.answers.get(record.answer)!.add(minute);
-    if (record.would) this.would.add(minute);
+    const second = Math.floor(record.time / 1000);
+    this.answers.get(record.answer)!.add(second);
+    if (record.would) this.would.add(second);
     // Allow-list answers are counted, not listed: every trusted relay's session has one, and they
     // would push the refusals and delays an operator looks for out of the list within seconds.
     if (record.answer === 'ok') return;
@@ -83,21 +88,25 @@ export class Activity {
     return out;
   }
 
-  /** Sessions and answers over the last `minutes` (up to 60), counting the current minute. */
+  /** Sessions and answers over the last `minutes` (up to 60): the seconds up to and including the current one. */
   window(minutes: number): ActivityWindow {
-    const nowMs = this.now();
-    const second = Math.floor(nowMs / 1000);
-    const minute = Math.floor(nowMs / 60_000);
+    const second = Math.floor(this.now() / 1000);
+    const seconds = minutes * 60;
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-    const answers = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, sum(this.answers.get(kind)!.series(minute, minutes))])) as Record<AnswerKind, number>;
-    return { minutes, sessions: sum(this.sessions.series(second, minutes * 60)), answers, would: sum(this.would.series(minute, minutes)) };
+    const answers = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, sum(this.answers.get(kind)!.series(second, seconds))])) as Record<AnswerKind, number>;
+    return { minutes, sessions: sum(this.sessions.series(second, seconds)), answers, would: sum(this.would.series(second, seconds)) };
   }
 
   timeline(): Timeline {
     const nowMs = this.now();
     const second = Math.floor(nowMs / 1000);
     const minute = Math.floor(nowMs / 60_000);
-    const kinds = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, this.answers.get(kind)!.series(minute, MINUTES_KEPT)])) as Record<AnswerKind, number[]>;
+    // The chart's minutes are calendar minutes: each the sum of its 60 seconds (the current one so far).
+    const perMinute = (ring: SlotRing): number[] => {
+      const seconds = ring.series((minute + 1) * 60 - 1, MINUTES_KEPT * 60);
+      return Array.from({ length: MINUTES_KEPT }, (_, m) => seconds.slice(m * 60, m * 60 + 60).reduce((a, b) => a + b, 0));
+    };
+    const kinds = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, perMinute(this.answers.get(kind)!)])) as Record<AnswerKind, number[]>;
     return {
       sessionsPerSecond: { start: second - SECONDS_KEPT + 1, values: this.sessions.series(second, SECONDS_KEPT) },
       answersPerMinute: { start: (minute - MINUTES_KEPT + 1) * 60, kinds },

@@ -1,4 +1,4 @@
-// Activity: per-second sessions and per-minute answers over the last hour, and the ring of recent answers.
+// Activity: per-second sessions and answers over the last hour, and the ring of recent answers.
 import type { AnswerRecord } from '../../../src/handler/scoring-observer';
 import { Activity, RECENT_KEPT } from '../../../src/ops/activity';
 
@@ -8,7 +8,7 @@ function answer(time: number, kind: AnswerRecord['answer'], would = false, conn 
   return { time, conn, event: 'rcpt', answer: kind, would };
 }
 
-test('windows count sessions and answers of the last 1, 5 and 15 minutes, the current minute included', () => {
+test('windows count sessions and answers of the last 1, 5 and 15 minutes, up to the current second', () => {
   let now = T0;
   const activity = new Activity(() => now);
   for (let i = 0; i < 3; i++) activity.sessionStarted();
@@ -19,6 +19,26 @@ test('windows count sessions and answers of the last 1, 5 and 15 minutes, the cu
   activity.answered(answer(now, 'tempfail', true));
   expect(activity.window(1)).toEqual({ minutes: 1, sessions: 1, answers: { reject: 0, tempfail: 1, delay: 1, discard: 0, ok: 0 }, would: 1 });
   expect(activity.window(5)).toEqual({ minutes: 5, sessions: 4, answers: { reject: 1, tempfail: 1, delay: 1, discard: 0, ok: 0 }, would: 1 });
+});
+
+test('the last minute is the last 60 seconds, not the calendar minute: answers of 10 s ago still count after the minute turns', () => {
+  let now = T0 + 50_000; // 12:00:50
+  const activity = new Activity(() => now);
+  activity.answered(answer(now, 'tempfail'));
+  activity.sessionStarted();
+  now = T0 + 61_000; // 12:01:01, a new calendar minute
+  expect(activity.window(1).answers.tempfail).toBe(1);
+  expect(activity.window(1).sessions).toBe(1);
+  now = T0 + 109_000; // 59 s after the answer
+  expect(activity.window(1).answers.tempfail).toBe(1);
+  now = T0 + 110_000; // 60 s after: out of the last minute, still in the last 5
+  expect(activity.window(1).answers.tempfail).toBe(0);
+  expect(activity.window(5).answers.tempfail).toBe(1);
+  // The chart keeps calendar minutes: the answer is in 12:00's.
+  const minutes = activity.timeline().answersPerMinute;
+  expect(minutes.start + 58 * 60).toBe(T0 / 1000);
+  expect(minutes.kinds.tempfail[58]).toBe(1);
+  expect(minutes.kinds.tempfail[59]).toBe(0);
 });
 
 test('the timeline spans the last hour, oldest first, and forgets what is older', () => {
