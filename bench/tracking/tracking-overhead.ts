@@ -1,7 +1,12 @@
 // What tracking costs the milter (issue 16): the same build with tracking.backend off and with the
 // tracking log on (SQLite under state_dir, or PostgreSQL).
 //
+//   npx tsc -p tsconfig.json --outDir bench/results/tmp/js
+//   npx tsc -p tsconfig.build.json --outDir bench/results/tmp/floodgate && node scripts/build-web.js bench/results/tmp/floodgate/web
 //   node bench/results/tmp/js/bench/tracking/tracking-overhead.js [postgres | postgresql://...]
+//
+// (The service under test serves /metrics, which the bench reads, so its build needs the web assets
+// too; bench/run-all.sh builds bench/results/tmp/floodgate without them.)
 //
 // `postgres` starts a private PostgreSQL cluster for the run (test/support/postgres-rig.ts: Debian's
 // postgresql package, 127.0.0.1, a free port) and removes it afterwards; a URL uses a running server.
@@ -54,8 +59,13 @@ interface Run extends Measured {
   queued?: number;
 }
 
+/** The backend's name in lines and the result file's name: a PostgreSQL URL as `postgres`. */
+function backendName(): string {
+  return BACKEND.startsWith('postgres') ? 'postgres' : BACKEND;
+}
+
 function label(tracking: boolean): string {
-  return tracking ? `tracking ${BACKEND.startsWith('postgres') ? 'postgres' : BACKEND}` : 'tracking off';
+  return tracking ? `tracking ${backendName()}` : 'tracking off';
 }
 
 interface Started {
@@ -141,7 +151,7 @@ async function compare(): Promise<void> {
   const rounds = on.map((m, i) => m.sessions_per_s / off[i]!.sessions_per_s);
   // Side by side each round's ratio is of the same moments; in turn only the medians compare.
   const ratio = MODE === 'together' ? median(rounds) : b / a;
-  const backend = BACKEND.startsWith('postgres') ? 'postgres' : BACKEND;
+  const backend = backendName();
   console.log(`\nsessions/s (C=16, a message each, ${MODE === 'together' ? 'side by side' : 'in turn'}): tracking off ${a.toFixed(0)}, on (${backend}) ${b.toFixed(0)} (medians); ` +
     `ratio ${ratio.toFixed(3)}${MODE === 'together' ? ` (median of the rounds' ${rounds.map((r) => r.toFixed(3)).join(', ')})` : ''}`);
   const file = writeResult(`tracking-overhead-${backend}.json`, {
