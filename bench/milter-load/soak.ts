@@ -10,7 +10,8 @@
 // and then runs at half of it in open loop. Every 15 s it records RSS (from /proc) and, from a sampler
 // preloaded into Floodgate (memory-sampler.js), the V8 heap, external memory, ArrayBuffers and the
 // malloc heap (brk) and the event loop's lag (p99 and max since the last sample, p99 over the run);
-// the stored records come from the sweeper's log line, the LevelDB directory's size from its files.
+// the stored records come from the sweeper's log line, the LevelDB directory's size from its files
+// (also read every second: see leveldbMean).
 // Prints a table, the growth of RSS between minute 2 and the end, the distinct keys the run brought
 // and the directory's size at minute 2 and at the end; writes bench/results/soak-<mode>.json.
 // test/soak/level-memory.test.ts runs 3 minutes of it in the suite.
@@ -59,6 +60,11 @@ export interface SoakSample {
   sessions_t_s: number;
 }
 
+export interface LeveldbSize {
+  t_s: number;
+  mib: number;
+}
+
 /** The service's "expired scores swept" log line. */
 export interface SweepLine {
   removed: number;
@@ -98,11 +104,17 @@ export interface SoakResult {
   recordsPerRate(fromS: number, toS: number): number;
   leveldbPerRate(fromS: number, toS: number): number;
   /**
-   * The LevelDB directory's mean size (MiB) over the samples from `fromS` to `toS`: it saw-tooths
-   * between ~5 and ~20 MiB as its 4 MiB log fills and is turned into tables and compactions write new
-   * tables before deleting old ones, so only a mean over a minute compares like with like.
+   * The LevelDB directory's mean size (MiB) from `fromS` to `toS`, of its size read every second
+   * (leveldbSizes): it saw-tooths between ~9 and ~35 MiB as its 4 MiB log fills and is turned into
+   * tables and compactions write new tables before deleting old ones, so only a mean over a minute
+   * compares like with like, and only of readings taken often: the spikes last a second or two, and
+   * a reading every 5 s falls in step with the 10-s sweeps. One run read both ways: minute 3 against
+   * minute 2 was 0.97 from the readings of every second, 0.80 to 1.17 from those of every fifth
+   * second depending on which (a CI run failed on 1.27 from readings every 5 s).
    */
   leveldbMean(fromS: number, toS: number): number;
+  /** The LevelDB directory's size, read every second. */
+  leveldbSizes: LeveldbSize[];
   /** Distinct keys the sessions brought (see distinctKeys()). */
   distinctKeys: number;
   /** Event-loop lag p99 over the whole run (ms), from the sampler's last line. */
@@ -110,6 +122,8 @@ export interface SoakResult {
 }
 
 const CONNECTIONS = 4;
+/** How often the LevelDB directory's size is read (see leveldbMean). */
+const LEVELDB_SAMPLE_MS = 1000;
 /** milter-load spreads clients over a /10: at most 4,194,304 addresses. */
 const DISTINCT = 4_000_000;
 const MIB = 1024 * 1024;
@@ -148,6 +162,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     samples.push(sample);
     options.progress?.(formatSample(sample));
   }, sampleMs);
+  const leveldbSizes: LeveldbSize[] = [];
+  const sizeTimer = setInterval(() => {
+    leveldbSizes.push({ t_s: (performance.now() - started) / 1000, mib: directoryBytes(join(stateDir, 'scores')) / MIB });
+  }, LEVELDB_SAMPLE_MS);
   try {
     const load = await runLoad(milter, {
       connections: CONNECTIONS,
@@ -159,6 +177,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       label: `soak ${options.rate}`,
     });
     clearInterval(timer);
+    clearInterval(sizeTimer);
     return {
       sweeps: sweptLines(milter.log()),
       mode: String(options.rate),
@@ -173,17 +192,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         return counts.length === 0 ? undefined : Math.round(counts.reduce((sum, n) => sum + n, 0) / counts.length);
       },
       sessionRate: (fromS, toS) => sessionRate(samples, fromS, toS),
-      recordsPerRate: (fromS, toS) => perRateMean(samples, fromS, toS, (s) => s.records),
-      leveldbPerRate: (fromS, toS) => perRateMean(samples, fromS, toS, (s) => s.leveldb_mib),
+      recordsPerRate: (fromS, toS) => perRateMean(samples, samples, fromS, toS, (s) => s.records),
+      leveldbPerRate: (fromS, toS) => perRateMean(samples, leveldbSizes, fromS, toS, (s) => s.mib),
       leveldbMean: (fromS, toS) => {
-        const window = samples.filter((s) => s.t_s >= fromS && s.t_s <= toS && !Number.isNaN(s.leveldb_mib));
-        return round1(window.reduce((sum, s) => sum + s.leveldb_mib, 0) / window.length);
+        const window = leveldbSizes.filter((s) => s.t_s >= fromS && s.t_s <= toS && !Number.isNaN(s.mib));
+        return round1(window.reduce((sum, s) => sum + s.mib, 0) / window.length);
       },
+      leveldbSizes,
       distinctKeys: distinctKeys(load.sessions),
       loopLagP99Ms: samples[samples.length - 1]?.loop_lag_p99_run_ms ?? NaN,
     };
   } finally {
     clearInterval(timer);
+    clearInterval(sizeTimer);
     await milter.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -255,9 +276,9 @@ function takeSample(milter: RunningMilter, samplesFile: string, levelDir: string
 /** Seconds of sessions before a sample that a per-rate value divides by: about a key's life after its last point. */
 const RATE_WINDOW_S = 20;
 
-/** The mean over the samples from `fromS` to `toS` of value / the session rate of the RATE_WINDOW_S before each. */
-function perRateMean(samples: readonly SoakSample[], fromS: number, toS: number, value: (s: SoakSample) => number | undefined): number {
-  const ratios = samples
+/** The mean over the readings from `fromS` to `toS` of value / the session rate (from `samples`) of the RATE_WINDOW_S before each. */
+function perRateMean<T extends { t_s: number }>(samples: readonly SoakSample[], readings: readonly T[], fromS: number, toS: number, value: (reading: T) => number | undefined): number {
+  const ratios = readings
     .filter((s) => s.t_s >= fromS && s.t_s <= toS)
     .map((s) => (value(s) ?? NaN) / sessionRate(samples, s.t_s - RATE_WINDOW_S, s.t_s))
     .filter((ratio) => Number.isFinite(ratio));
@@ -378,6 +399,7 @@ async function main(): Promise<void> {
     leveldb_mean_mib_last_minute: result.leveldbMean((minutes - 1) * 60, minutes * 60),
     loop_lag_p99_ms: result.loopLagP99Ms,
     samples: result.samples,
+    leveldb_sizes: result.leveldbSizes,
     sweeps: result.sweeps,
   });
   console.log(`wrote ${file}`);
