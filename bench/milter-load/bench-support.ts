@@ -114,7 +114,7 @@ export async function startMilter(kind: MilterKind, options: MilterOptions = {})
     case 'ref-body':
       return startReference(kind, options.transport ?? 'tcp');
     case 'node-floor':
-      return startNodeFloor();
+      return startNodeFloor(options.transport ?? 'tcp');
     case 'floodgate':
       return startFloodgate(options);
     case 'floodgate-memory':
@@ -125,13 +125,14 @@ export async function startMilter(kind: MilterKind, options: MilterOptions = {})
   }
 }
 
-async function endpoint(transport: Transport, dir: string, name: string): Promise<{ target: string; libmilter: string; ready: () => boolean }> {
+/** Where a milter listens: as milter-load and Postfix name it, as libmilter does, and bare (the socket's path, or the port on 127.0.0.1). */
+async function endpoint(transport: Transport, dir: string, name: string): Promise<{ target: string; libmilter: string; bare: string; ready: () => boolean }> {
   if (transport === 'unix') {
     const path = join(dir, `${name}.sock`);
-    return { target: `unix:${path}`, libmilter: `unix:${path}`, ready: () => existsSync(path) };
+    return { target: `unix:${path}`, libmilter: `unix:${path}`, bare: path, ready: () => existsSync(path) };
   }
   const port = await freePort();
-  return { target: `inet:127.0.0.1:${port}`, libmilter: `inet:${port}@127.0.0.1`, ready: () => isListening(port) };
+  return { target: `inet:127.0.0.1:${port}`, libmilter: `inet:${port}@127.0.0.1`, bare: String(port), ready: () => isListening(port) };
 }
 
 async function startReference(kind: 'ref-accept' | 'ref-count' | 'ref-body', transport: Transport): Promise<RunningMilter> {
@@ -157,14 +158,15 @@ async function startReference(kind: 'ref-accept' | 'ref-count' | 'ref-body', tra
 }
 
 /** node-floor.js: "continue" to everything, no state; what Node's socket layer alone costs (TCP only). */
-async function startNodeFloor(): Promise<RunningMilter> {
-  const port = await freePort();
-  const child = spawnTracked(process.execPath, [join(REPO, 'bench', 'ref-milter', 'node-floor.js'), String(port)]);
-  await waitFor(() => isListening(port) || child.child.exitCode !== null, 10_000, 'node-floor to listen');
+async function startNodeFloor(transport: Transport): Promise<RunningMilter> {
+  const dir = shmDir('fg-bench-node-floor-');
+  const where = await endpoint(transport, dir, 'node-floor');
+  const child = spawnTracked(process.execPath, [join(REPO, 'bench', 'ref-milter', 'node-floor.js'), where.bare]);
+  await waitFor(() => where.ready() || child.child.exitCode !== null, 10_000, 'node-floor to listen');
   if (child.child.exitCode !== null) throw new Error(`node-floor exited: ${child.output()}`);
-  const target = `inet:127.0.0.1:${port}`;
-  return { kind: 'node-floor', transport: 'tcp', target, postfixSpec: target, pids: () => [child.pid], mainPid: child.pid, log: () => child.output(), stop: async () => {
+  return { kind: 'node-floor', transport, target: where.target, postfixSpec: where.target, pids: () => [child.pid], mainPid: child.pid, log: () => child.output(), stop: async () => {
     await child.kill(5_000);
+    rmSync(dir, { recursive: true, force: true });
   } };
 }
 

@@ -27,7 +27,8 @@ const RUNS = Number(env('E2E_RUNS', '5'));
 const MESSAGES = Number(env('E2E_MESSAGES', '3000'));
 const SESSIONS = Number(env('E2E_SESSIONS', '20'));
 const TRANSPORTS = env('E2E_TRANSPORTS', 'tcp,unix').split(',') as Transport[];
-const MILTERS: MilterKind[] = ['ref-count', 'floodgate', 'rspamd'];
+/** node-floor: the stateless Node milter (bench/ref-milter/node-floor.js), the most any Node milter could reach behind Postfix. */
+const MILTERS: MilterKind[] = ['ref-count', 'node-floor', 'floodgate', 'rspamd'];
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 
@@ -232,13 +233,15 @@ async function main(): Promise<void> {
     const ratios = TRANSPORTS.map((t) => ({
       transport: t,
       floodgate_vs_ref_count: round(rate(`floodgate-${t}`) / rate(`ref-count-${t}`), 3),
+      node_floor_vs_ref_count: round(rate(`node-floor-${t}`) / rate(`ref-count-${t}`), 3),
+      floodgate_vs_node_floor: round(rate(`floodgate-${t}`) / rate(`node-floor-${t}`), 3),
       zero_cost_ceiling_vs_ref_count: zeroCostCeiling(medians.find((m) => m.case === `ref-count-${t}`)),
       floodgate_vs_rspamd: round(rate(`floodgate-${t}`) / rate(`rspamd-${t}`), 3),
       floodgate_vs_no_milter: round(rate(`floodgate-${t}`) / rate('none'), 3),
       ref_count_vs_no_milter: round(rate(`ref-count-${t}`) / rate('none'), 3),
       rspamd_vs_no_milter: round(rate(`rspamd-${t}`) / rate('none'), 3),
     }));
-    for (const q of ratios) console.log(`${q.transport}: Floodgate / ref-count ${q.floodgate_vs_ref_count}; the most any milter could reach on this machine (zero CPU per message): ${q.zero_cost_ceiling_vs_ref_count}`);
+    for (const q of ratios) console.log(`${q.transport}: Floodgate / ref-count ${q.floodgate_vs_ref_count}; node-floor (a Node milter that does nothing) / ref-count ${q.node_floor_vs_ref_count}; the most any milter could reach on this machine (zero CPU per message): ${q.zero_cost_ceiling_vs_ref_count}`);
     for (const m of medians) console.log(`${m.case.padEnd(15)} median ${m.messages_per_s} msg/s (${m.runs} runs)  CPU/msg: Postfix ${m.postfix_cpu_ms_per_message} ms, milter ${m.milter_cpu_ms_per_message} ms`);
     console.log(JSON.stringify(ratios));
     const seconds = Math.round((performance.now() - started) / 1000);

@@ -1,7 +1,9 @@
 // The floor for any Node milter: answers OPTNEG and then "continue" to every command, with no state,
 // no rules and no store, on one Node thread as Floodgate does. milter-load against it shows what
-// Node's socket layer alone costs per session (README, Benchmarks).
-//   node bench/ref-milter/node-floor.js PORT &
+// Node's socket layer alone costs per session (README, Benchmarks); bench/postfix/e2e-bench.ts puts it
+// behind Postfix, the most any Node milter could reach there.
+//   node bench/ref-milter/node-floor.js PORT &       (on 127.0.0.1)
+//   node bench/ref-milter/node-floor.js /path.sock &  (a unix socket, open to all: Postfix's smtpd runs as postfix)
 //   bench/results/tmp/bin/milter-load -c 16 -P 2 -d 5 -w 1 inet:127.0.0.1:PORT
 'use strict';
 const net = require('node:net');
@@ -33,4 +35,12 @@ const server = net.createServer({ noDelay: true }, (socket) => {
   });
   socket.on('error', () => socket.destroy());
 });
-server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => console.log(`node-floor listening on 127.0.0.1:${server.address().port}`));
+const where = process.argv[2] ?? '0';
+if (/^[0-9]+$/.test(where)) {
+  server.listen(Number(where), '127.0.0.1', () => console.log(`node-floor listening on 127.0.0.1:${server.address().port}`));
+} else {
+  server.listen(where, () => {
+    require('node:fs').chmodSync(where, 0o666);
+    console.log(`node-floor listening on ${where}`);
+  });
+}

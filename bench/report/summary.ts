@@ -20,7 +20,7 @@ interface MilterResults {
 interface PostfixResults {
   meta: { started: string; seconds: number; settings: { RUNS: number; MESSAGES: number; SESSIONS: number } };
   medians: Array<{ case: string; runs: number; failed_runs: number; messages_per_s: number; all_messages_per_s: number[]; machine_cpu_ms_per_message: number; postfix_cpu_ms_per_message: number; milter_cpu_ms_per_message: number; milter_cpu_cores: number }>;
-  ratios: Array<{ transport: string; floodgate_vs_ref_count: number; zero_cost_ceiling_vs_ref_count?: number; floodgate_vs_rspamd: number; floodgate_vs_no_milter: number; ref_count_vs_no_milter: number; rspamd_vs_no_milter: number }>;
+  ratios: Array<{ transport: string; floodgate_vs_ref_count: number; node_floor_vs_ref_count?: number; floodgate_vs_node_floor?: number; zero_cost_ceiling_vs_ref_count?: number; floodgate_vs_rspamd: number; floodgate_vs_no_milter: number; ref_count_vs_no_milter: number; rspamd_vs_no_milter: number }>;
 }
 interface MemoryResults {
   keys: number; records: number; leveldb_mib: number; rss_at_start_mib: number; rss_after_load_mib: number; idle_established: number; open_fds_with_idle: number; rss_with_idle_mib: number; peak_rss_mib: number; target_mib: number;
@@ -107,8 +107,9 @@ function postfixSection(r: PostfixResults, out: string[]): void {
   ), '');
   out.push('Postfix CPU: this case\'s daemons (smtpd, cleanup, qmgr, smtp to the sink...) from the start of the run until its queue is empty, daemons that exited counted through the master\'s reaped-children time (approximate: a daemon\'s whole life is counted in the run it exits in); milter CPU: the milter\'s processes (rspamd with Redis) during the run; machine: the whole machine busy while smtp-source ran (delivery after it is not included; other processes are).', '');
   for (const q of r.ratios) {
-    const ceiling = q.zero_cost_ceiling_vs_ref_count === undefined ? '' : ` (a milter costing nothing could reach ${x(q.zero_cost_ceiling_vs_ref_count)})`;
-    out.push(`- ${q.transport.toUpperCase()}: Floodgate / ref-count ${x(q.floodgate_vs_ref_count)}${ceiling} (target ≥ 1.05×: ${verdict(q.floodgate_vs_ref_count >= 1.05)}); ` +
+    const ceiling = q.zero_cost_ceiling_vs_ref_count === undefined ? '' : `; a milter costing nothing could reach ${x(q.zero_cost_ceiling_vs_ref_count)}`;
+    const floor = q.node_floor_vs_ref_count === undefined ? '' : `; node-floor.js, a Node milter doing nothing, reached ${x(q.node_floor_vs_ref_count)} (Floodgate / node-floor ${x(q.floodgate_vs_node_floor ?? NaN)})`;
+    out.push(`- ${q.transport.toUpperCase()}: Floodgate / ref-count ${x(q.floodgate_vs_ref_count)} (target ≥ 1.05×: ${verdict(q.floodgate_vs_ref_count >= 1.05)}${ceiling}${floor}); ` +
       `Floodgate / rspamd ${x(q.floodgate_vs_rspamd)} (target ≥ 1.25×: ${verdict(q.floodgate_vs_rspamd >= 1.25)}); ` +
       `Floodgate / no milter ${x(q.floodgate_vs_no_milter)}; ref-count / no milter ${x(q.ref_count_vs_no_milter)}; rspamd / no milter ${x(q.rspamd_vs_no_milter)}.`);
   }
