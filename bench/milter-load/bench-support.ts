@@ -157,7 +157,7 @@ async function startReference(kind: 'ref-accept' | 'ref-count' | 'ref-body', tra
   };
 }
 
-/** node-floor.js: "continue" to everything, no state; what Node's socket layer alone costs (TCP only). */
+/** node-floor.js: "continue" to everything, no state; what Node's socket layer alone costs, over TCP or a unix socket. */
 async function startNodeFloor(transport: Transport): Promise<RunningMilter> {
   const dir = shmDir('fg-bench-node-floor-');
   const where = await endpoint(transport, dir, 'node-floor');
