@@ -40,6 +40,13 @@ class SlotRing {
     for (let slot = last - n + 1; slot <= last; slot++) out.push(slot < 0 ? 0 : this.get(slot));
     return out;
   }
+
+  /** The sum of the `n` slots ending with `last`. */
+  total(last: number, n: number): number {
+    let sum = 0;
+    for (let slot = Math.max(0, last - n + 1); slot <= last; slot++) sum += this.get(slot);
+    return sum;
+  }
 }
 
 export interface Timeline {
@@ -92,9 +99,8 @@ export class Activity {
   window(minutes: number): ActivityWindow {
     const second = Math.floor(this.now() / 1000);
     const seconds = minutes * 60;
-    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-    const answers = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, sum(this.answers.get(kind)!.series(second, seconds))])) as Record<AnswerKind, number>;
-    return { minutes, sessions: sum(this.sessions.series(second, seconds)), answers, would: sum(this.would.series(second, seconds)) };
+    const answers = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, this.answers.get(kind)!.total(second, seconds)])) as Record<AnswerKind, number>;
+    return { minutes, sessions: this.sessions.total(second, seconds), answers, would: this.would.total(second, seconds) };
   }
 
   timeline(): Timeline {
@@ -102,14 +108,12 @@ export class Activity {
     const second = Math.floor(nowMs / 1000);
     const minute = Math.floor(nowMs / 60_000);
     // The chart's minutes are calendar minutes: each the sum of its 60 seconds (the current one so far).
-    const perMinute = (ring: SlotRing): number[] => {
-      const seconds = ring.series((minute + 1) * 60 - 1, MINUTES_KEPT * 60);
-      return Array.from({ length: MINUTES_KEPT }, (_, m) => seconds.slice(m * 60, m * 60 + 60).reduce((a, b) => a + b, 0));
-    };
+    const firstMinute = minute - MINUTES_KEPT + 1;
+    const perMinute = (ring: SlotRing): number[] => Array.from({ length: MINUTES_KEPT }, (_, m) => ring.total((firstMinute + m) * 60 + 59, 60));
     const kinds = Object.fromEntries(ANSWER_KINDS.map((kind) => [kind, perMinute(this.answers.get(kind)!)])) as Record<AnswerKind, number[]>;
     return {
       sessionsPerSecond: { start: second - SECONDS_KEPT + 1, values: this.sessions.series(second, SECONDS_KEPT) },
-      answersPerMinute: { start: (minute - MINUTES_KEPT + 1) * 60, kinds },
+      answersPerMinute: { start: firstMinute * 60, kinds },
     };
   }
 }
