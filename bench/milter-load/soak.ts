@@ -156,13 +156,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     env: { FLOODGATE_MEMORY_SAMPLES: samplesFile, FLOODGATE_MEMORY_SAMPLE_MS: String(sampleMs) },
   });
   const samples: SoakSample[] = [];
+  const leveldbSizes: LeveldbSize[] = [];
   const started = performance.now();
   const timer = setInterval(() => {
-    const sample = takeSample(milter, samplesFile, join(stateDir, 'scores'), (performance.now() - started) / 1000);
+    // The table's LevelDB column is the latest of the readings below, not a second read of the directory.
+    const sample = takeSample(milter, samplesFile, leveldbSizes[leveldbSizes.length - 1]?.mib ?? NaN, (performance.now() - started) / 1000);
     samples.push(sample);
     options.progress?.(formatSample(sample));
   }, sampleMs);
-  const leveldbSizes: LeveldbSize[] = [];
   const sizeTimer = setInterval(() => {
     leveldbSizes.push({ t_s: (performance.now() - started) / 1000, mib: directoryBytes(join(stateDir, 'scores')) / MIB });
   }, LEVELDB_SAMPLE_MS);
@@ -250,7 +251,7 @@ function directoryBytes(dir: string): number {
   return bytes;
 }
 
-function takeSample(milter: RunningMilter, samplesFile: string, levelDir: string, tS: number): SoakSample {
+function takeSample(milter: RunningMilter, samplesFile: string, leveldbMib: number, tS: number): SoakSample {
   const memory = processMemory(milter.mainPid);
   const inner = lastSamplerLine(samplesFile);
   return {
@@ -264,7 +265,7 @@ function takeSample(milter: RunningMilter, samplesFile: string, levelDir: string
     array_buffers_mib: mib(inner?.array_buffers),
     malloc_heap_mib: mib(inner?.malloc_heap),
     records: lastSweptRecords(milter.log()),
-    leveldb_mib: round1(directoryBytes(levelDir) / MIB),
+    leveldb_mib: round1(leveldbMib),
     loop_lag_p99_ms: inner?.loop_lag_p99_ms ?? NaN,
     loop_lag_max_ms: inner?.loop_lag_max_ms ?? NaN,
     loop_lag_p99_run_ms: inner?.loop_lag_p99_run_ms ?? NaN,
