@@ -72,10 +72,11 @@ export class LibsqlConnection {
    * its statement of `children`, every parent's at once: the statement's one parameter is the JSON
    * array of those rows, each ending in its parent's rowid. `rows` is UTF-8 text, two lines a row:
    * the JSON of [parent values but the last, child rows of children[0], ...], then the last parent
-   * value as the text bound (libsql-thread.js).
+   * value as the text bound (libsql-thread.js). When `rows` is the whole of its ArrayBuffer, that
+   * memory moves to the thread and `rows` is empty afterwards; otherwise it is copied.
    */
   async insertTree(parent: string, children: string[], rows: Uint8Array): Promise<void> {
-    await this.request({ op: 'insertTree', parent, children, rows });
+    await this.request({ op: 'insertTree', parent, children, rows }, ownsItsMemory(rows) ? [rows.buffer as ArrayBuffer] : []);
   }
 
   /** The thread is gone: closed, or it stopped on its own; every call rejects. */
@@ -96,11 +97,11 @@ export class LibsqlConnection {
     await exited;
   }
 
-  private request(call: Call): Promise<unknown> {
+  private request(call: Call, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.stopReason) return Promise.reject(this.stopReason);
     const id = this.nextId++;
     const reply = this.expect(id);
-    this.worker.postMessage({ id, call });
+    this.worker.postMessage({ id, call }, transfer);
     return reply;
   }
 
@@ -124,4 +125,13 @@ export class LibsqlConnection {
     for (const { reject } of this.pending.values()) reject(this.stopReason);
     this.pending.clear();
   }
+}
+
+/**
+ * Whether the bytes are all of their ArrayBuffer, which can then be moved to the thread instead of
+ * copied twice (serialised here, deserialised there): a batch is 1-2 MB. A Buffer under 4 KiB shares
+ * Node's pool with others and must be copied.
+ */
+function ownsItsMemory(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
 }
