@@ -20,7 +20,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { recordRows, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from '../../src/tracking/sqlite-batch';
+import { batchPart, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from '../../src/tracking/sqlite-batch';
+import { partRows } from '../../src/tracking/sqlite-part-rows';
 import { findQuery } from '../../src/tracking/sqlite-query';
 import type { SqlRow } from '../../src/tracking/sqlite-rows';
 import { MIGRATIONS } from '../../src/tracking/sqlite-schema';
@@ -71,9 +72,9 @@ function syncCandidate(open: (path: string, readOnly: boolean) => SyncDatabase):
       }
       return {
         write: async (records) => {
-          const rows = records.map(recordRows);
+          // As src/tracking/libsql-thread.js does: the part read back, the records one by one, their keys after them in one statement each.
+          const rows = partRows(batchPart(records));
           db.exec('BEGIN IMMEDIATE');
-          // As src/tracking/libsql-thread.js does: the records one by one, their keys after them in one statement each.
           const byRecipient: unknown[][] = [];
           const byRule: unknown[][] = [];
           for (const [values, recipients, rules] of rows) {

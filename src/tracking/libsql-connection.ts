@@ -2,7 +2,8 @@
 //
 // The connection lives in libsql-thread.js, a worker thread, so a batch insert, a lock wait, a
 // checkpoint's fsync or a prune never holds a milter answer; what crosses to it is the SQL and the
-// values (a batch's as one UTF-8 JSON text), what comes back is rows or an error's message and code.
+// values (a batch's as UTF-8 JSON text, sqlite-part-rows.js), what comes back is rows or an
+// error's message and code.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SqlRow, SqlValue } from './sqlite-rows';
@@ -10,7 +11,7 @@ import type { SqlRow, SqlValue } from './sqlite-rows';
 type Call =
   | { op: 'exec'; sql: string }
   | { op: 'all'; sql: string; params: SqlValue[] }
-  | { op: 'insertTree'; parent: string; children: string[]; rows: Uint8Array }
+  | { op: 'insertParts'; parent: string; children: string[]; parts: Uint8Array }
   | { op: 'close' };
 
 interface Reply {
@@ -68,15 +69,14 @@ export class LibsqlConnection {
   }
 
   /**
-   * In one transaction: each row's parent values into `parent`, then each list of child rows into
-   * its statement of `children`, every parent's at once: the statement's one parameter is the JSON
-   * array of those rows, each ending in its parent's rowid. `rows` is UTF-8 text, two lines a row:
-   * the JSON of [parent values but the last, child rows of children[0], ...], then the last parent
-   * value as the text bound (libsql-thread.js). When `rows` is the whole of its ArrayBuffer, that
-   * memory moves to the thread and `rows` is empty afterwards; otherwise it is copied.
+   * In one transaction: each record of the batch's parts (UTF-8 text, sqlite-part-rows.js) into
+   * `parent`, then each list of its keys into its statement of `children`, every record's at once:
+   * the statement's one parameter is the JSON array of those keys, each ending in its record's rowid
+   * (libsql-thread.js). When `parts` is the whole of its ArrayBuffer, that memory moves to the thread
+   * and `parts` is empty afterwards; otherwise it is copied.
    */
-  async insertTree(parent: string, children: string[], rows: Uint8Array): Promise<void> {
-    await this.request({ op: 'insertTree', parent, children, rows }, ownsItsMemory(rows) ? [rows.buffer as ArrayBuffer] : []);
+  async insertParts(parent: string, children: string[], parts: Uint8Array): Promise<void> {
+    await this.request({ op: 'insertParts', parent, children, parts }, ownsItsMemory(parts) ? [parts.buffer as ArrayBuffer] : []);
   }
 
   /** The thread is gone: closed, or it stopped on its own; every call rejects. */

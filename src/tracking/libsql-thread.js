@@ -7,10 +7,12 @@
 // commits and checkpoints hold this thread, never the event loop.
 //
 // Plain JavaScript: Node starts a worker from a .js file, and the tests run the sources as TypeScript.
-// It knows no schema: the SQL comes with each request.
+// The SQL comes with each request; what it knows of records is how a batch's parts carry their rows
+// (sqlite-part-rows.js), so that the event loop only serialises them.
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require('libsql');
+const { partRows } = require('./sqlite-part-rows');
 
 /** @typedef {string | number | Uint8Array | null} SqlValue */
 /** @typedef {{ run(params: SqlValue[]): { lastInsertRowid: number }, all(params: SqlValue[]): unknown[] }} Statement */
@@ -18,7 +20,7 @@ const Database = require('libsql');
 /**
  * @typedef {{ op: 'exec', sql: string }
  *   | { op: 'all', sql: string, params: SqlValue[] }
- *   | { op: 'insertTree', parent: string, children: string[], rows: Uint8Array }
+ *   | { op: 'insertParts', parent: string, children: string[], parts: Uint8Array }
  *   | { op: 'close' }} Call
  */
 
@@ -59,8 +61,8 @@ function perform(connection, call) {
       return connection.exec(call.sql);
     case 'all':
       return prepared(connection, call.sql).all(call.params);
-    case 'insertTree':
-      return insertTree(connection, call.parent, call.children, call.rows);
+    case 'insertParts':
+      return insertParts(connection, call.parent, call.children, call.parts);
     case 'close':
       statements.clear();
       db = undefined;
@@ -83,37 +85,27 @@ function prepared(connection, sql) {
 }
 
 /**
- * Each row's parent values into `parent`; then, for each of `children`, one run for the whole batch
- * with the JSON array of that child list's rows of every parent, each row ending in its parent's
- * rowid. All in one transaction, none on failure. BEGIN IMMEDIATE takes the write lock (waiting up
- * to busy_timeout) before the first insert.
+ * Each record's values (partRows) into `parent`; then, for each of `children`, one run for the whole
+ * batch with the JSON array of that child list's rows of every record, each row ending in its
+ * record's rowid. All in one transaction, none on failure. BEGIN IMMEDIATE takes the write lock
+ * (waiting up to busy_timeout) before the first insert.
  * @param {Connection} connection
  * @param {string} parent
  * @param {string[]} children statements of one parameter: a JSON array of child rows
- * @param {Uint8Array} bytes the rows as UTF-8 text, two lines each: the JSON of [parent values but the
- *   last, child rows of children[0], ...], then the last parent value, bound as the text it is (it is
- *   JSON of its own, read by no one here, and never holds a raw line feed)
+ * @param {Uint8Array} bytes the batch's parts as UTF-8 text (sqlite-part-rows.js)
  */
-function insertTree(connection, parent, children, bytes) {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+function insertParts(connection, parent, children, bytes) {
+  const rows = partRows(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   const insertParent = prepared(connection, parent);
   const insertChildren = children.map((sql) => prepared(connection, sql));
   /** @type {unknown[][][]} */
   const childRows = children.map(() => []);
   connection.exec('BEGIN IMMEDIATE');
   try {
-    // This runs for every record the service tracks: the parsed rows are bound as they are.
-    for (let start = 0; start < text.length; ) {
-      const split = text.indexOf('\n', start);
-      const end = text.indexOf('\n', split + 1);
-      if (split < 0 || end < 0) throw new Error('insertTree: a row without its two lines');
-      /** @type {[unknown[], ...unknown[][][]]} */
-      const row = JSON.parse(text.slice(start, split));
-      row[0].push(text.slice(split + 1, end));
-      start = end + 1;
-      const id = insertParent.run(/** @type {SqlValue[]} */ (row[0])).lastInsertRowid;
+    for (const [values, ...lists] of rows) {
+      const id = insertParent.run(values).lastInsertRowid;
       for (let i = 0; i < childRows.length; i++) {
-        for (const child of /** @type {unknown[][]} */ (row[i + 1])) {
+        for (const child of /** @type {unknown[][]} */ (lists[i] ?? [])) {
           child.push(id);
           childRows[i].push(child);
         }

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackingError, toTrackingError } from './errors';
 import { LibsqlConnection } from './libsql-connection';
-import { batchLines, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from './sqlite-batch';
+import { batchPart, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from './sqlite-batch';
 import { findQuery } from './sqlite-query';
 import { recordFromRow } from './sqlite-rows';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema';
@@ -89,16 +89,16 @@ export class SqliteTrackingStore implements TrackingStore {
     if (records.length > 0) return this.writeEncoded([this.encode(records)]);
   }
 
-  /** The records' rows as UTF-8 lines (sqlite-batch.ts), a part of what crosses to the database's thread. */
+  /** The records as UTF-8 text (sqlite-batch.ts), a part of what crosses to the database's thread. */
   encode(records: readonly TrackingRecord[]): Buffer {
-    return Buffer.from(batchLines(records));
+    return Buffer.from(batchPart(records));
   }
 
   async writeEncoded(parts: readonly Buffer[]): Promise<void> {
     // Each part is whole lines: the batch is the parts one after another.
-    const rows = Buffer.concat(parts);
-    if (rows.length === 0) return;
-    return this.serial('writing a batch', true, () => this.db.insertTree(INSERT_RECORD, [INSERT_BY_RECIPIENT, INSERT_BY_RULE], rows));
+    const batch = Buffer.concat(parts);
+    if (batch.length === 0) return;
+    return this.serial('writing a batch', true, () => this.db.insertParts(INSERT_RECORD, [INSERT_BY_RECIPIENT, INSERT_BY_RULE], batch));
   }
 
   async find(filter: TrackingFilter): Promise<TrackingRecord[]> {

@@ -3,17 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LibsqlConnection } from '../../../src/tracking/libsql-connection';
+import { batchPart } from '../../../src/tracking/sqlite-batch';
+import { fullRecord } from '../../unit/tracking/tracking-behaviour';
 
-/** Two lines a row (libsql-thread.js): the JSON of [values but the last, no child rows], then the last value. */
-const rowLines = (count: number, from = 0): string =>
-  Array.from({ length: count }, (_, i) => `${JSON.stringify([[from + i], []])}\nrow ${from + i}\n`).join('');
+const INSERT = 'INSERT INTO t (time, queue_id, client_ip, sender, answer, detail) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_KEYS = 'INSERT INTO k (key, time, record) SELECT value->>0, value->>1, value->>2 FROM json_each(?)';
+const part = (count: number, from = 0): string => batchPart(Array.from({ length: count }, (_, i) => fullRecord({ session: `c${from + i}`, time: from + i })));
 
 let dir: string;
 let db: LibsqlConnection;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-libsql-'));
   db = await LibsqlConnection.open(join(dir, 'test.sqlite'), false);
-  await db.exec('CREATE TABLE t (n INTEGER, text TEXT)');
+  await db.exec('CREATE TABLE t (time INTEGER, queue_id TEXT, client_ip TEXT, sender TEXT, answer TEXT, detail TEXT); CREATE TABLE k (key TEXT, time INTEGER, record INTEGER)');
 });
 afterEach(async () => {
   await db.close();
@@ -21,19 +23,24 @@ afterEach(async () => {
 });
 
 test('a batch that is all of its memory moves to the thread; a pooled one is copied and left as it was', async () => {
-  const large = Buffer.concat([Buffer.from(rowLines(500))]);
+  const large = Buffer.concat([Buffer.from(part(20))]);
   expect(large.byteLength).toBeGreaterThan(4096);
-  await db.insertTree('INSERT INTO t (n, text) VALUES (?, ?)', [], large);
+  await db.insertParts(INSERT, [INSERT_KEYS], large);
   // Moved, not copied: the bytes are the thread's now.
   expect(large.byteLength).toBe(0);
 
-  const neighbour = Buffer.from('a neighbour in the pool');
-  const small = Buffer.from(rowLines(2, 500));
-  expect(small.buffer).toBe(neighbour.buffer);
-  await db.insertTree('INSERT INTO t (n, text) VALUES (?, ?)', [], small);
-  expect(small.toString()).toBe(rowLines(2, 500));
-  expect(neighbour.toString()).toBe('a neighbour in the pool');
+  // A slice of Node's pool, which other Buffers share: it must not be taken from them.
+  const small = Buffer.from(part(1, 20));
+  expect(small.buffer.byteLength).toBeGreaterThan(small.byteLength);
+  await db.insertParts(INSERT, [INSERT_KEYS], small);
+  expect(small.toString()).toBe(part(1, 20));
 
-  const [row] = await db.all('SELECT count(*) AS rows, max(n) AS last, (SELECT text FROM t WHERE n = 150) AS text FROM t');
-  expect(row).toEqual({ rows: 502, last: 501, text: 'row 150' });
+  const [row] = await db.all("SELECT count(*) AS rows, max(time) AS last, (SELECT detail->>'session' FROM t WHERE time = 15) AS session, (SELECT count(*) FROM k) AS keys FROM t");
+  expect(row).toEqual({ rows: 21, last: 20, session: 'c15', keys: 42 });
+});
+
+test('a part the thread cannot read fails the whole batch, and the table is as before', async () => {
+  await expect(db.insertParts(INSERT, [INSERT_KEYS], Buffer.from(part(2) + part(1, 2).split('\n')[0]))).rejects.toThrow(/two lines/);
+  const [row] = await db.all('SELECT count(*) AS rows FROM t');
+  expect(row).toEqual({ rows: 0 });
 });

@@ -155,6 +155,19 @@ describe('SqliteTrackingStore on disk', () => {
     });
   });
 
+  test('the detail holds what has no column of its own; a record is read back with the row\'s id and its address as the key holds it', async () => {
+    const store = await SqliteTrackingStore.open(dir);
+    await store.write([{ ...fullRecord({ clientIp: '::FFFF:192.0.2.10' }), id: 3 }]);
+    const [found] = await store.find({ limit: 1 });
+    expect(found).toEqual({ ...fullRecord(), id: 1 });
+    await store.close();
+    side(dir, (db) => {
+      const [row] = db.prepare('SELECT detail FROM records').all();
+      const { time: _time, queueId: _queueId, clientIp: _clientIp, sender: _sender, answer: _answer, ...rest } = fullRecord();
+      expect(JSON.parse(row.detail as string)).toEqual(rest);
+    });
+  });
+
   test('a read-only store finds beside the writer but never writes or prunes', async () => {
     const writer = await SqliteTrackingStore.open(dir);
     await writer.write([fullRecord({ session: 'one' })]);
