@@ -1,6 +1,7 @@
 // IP keys: 16 bytes that sort as addresses do, and CIDR networks as key ranges (IPv6 networks never holding IPv4).
 import fc from 'fast-check';
-import { ipFromKey, ipKey, ipKeyRanges, type IpKeyRange } from '../../../src/tracking/ip-key';
+import { canonicalIpKey, canonicalIpKeyHex, ipFromKey, ipKey, ipKeyRanges, type IpKeyRange } from '../../../src/tracking/ip-key';
+import { normaliseIp } from '../../../src/net/normalise';
 
 const hex = (b: Buffer | undefined): string | undefined => b?.toString('hex');
 const ranges = (text: string): string[][] => (ipKeyRanges(text) as IpKeyRange[]).map((r) => [hex(r.low) as string, hex(r.high) as string]);
@@ -13,6 +14,13 @@ test('IPv4 is the IPv4-mapped key, IPv6 its own bytes; both read back in canonic
   expect(ipFromKey(ipKey('192.0.2.1') as Buffer)).toBe('192.0.2.1');
   expect(ipFromKey(ipKey('2001:db8:0:0:1:0:0:1') as Buffer)).toBe('2001:db8::1:0:0:1');
   expect(() => ipFromKey(new Uint8Array(4))).toThrow(RangeError);
+});
+
+test('the key in hex is the key, whichever way it is written', () => {
+  for (const ip of ['0.0.0.0', '255.255.255.255', '10.0.0.1', '192.0.2.10', '2001:db8::1', '::', '::1']) expect(canonicalIpKeyHex(ip)).toBe(canonicalIpKey(ip).toString('hex'));
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
+  const v6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => normaliseIp(g.map((x) => x.toString(16)).join(':')) as string);
+  fc.assert(fc.property(fc.oneof(v4, v6), (ip) => canonicalIpKeyHex(ip) === canonicalIpKey(ip).toString('hex')));
 });
 
 test('byte order is address order, so that a network is one range', () => {
