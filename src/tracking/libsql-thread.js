@@ -105,7 +105,7 @@ function insertParts(connection, parent, children, bytes) {
     for (const [values, ...lists] of rows) {
       const id = insertParent.run(values).lastInsertRowid;
       for (let i = 0; i < childRows.length; i++) {
-        for (const child of /** @type {unknown[][]} */ (lists[i] ?? [])) {
+        for (const child of /** @type {unknown[][]} */ (lists[i])) {
           child.push(id);
           childRows[i].push(child);
         }

@@ -8,8 +8,6 @@ import type { TrackedAnswer, TrackingRecord } from './tracking-record';
 export type SqlValue = string | number | Uint8Array | null;
 export type SqlRow = Record<string, unknown>;
 
-export { RECORD_COLUMNS } from './sqlite-part-rows';
-
 /** A records row (SELECT *) as the record that was written. */
 export function recordFromRow(row: SqlRow): TrackingRecord {
   const detail = JSON.parse(row.detail as string) as Omit<TrackingRecord, 'id' | 'time' | 'queueId' | 'clientIp' | 'sender' | 'answer'>;

@@ -1,7 +1,7 @@
 // The SQLite batch: the parts the event loop encodes, and the rows the database's thread reads from them.
 import { batchPart, INSERT_BY_RECIPIENT, INSERT_BY_RULE, INSERT_RECORD } from '../../../src/tracking/sqlite-batch';
-import { elementTexts, partRows, type RecordRows } from '../../../src/tracking/sqlite-part-rows';
-import { RECORD_COLUMNS, recordFromRow } from '../../../src/tracking/sqlite-rows';
+import { elementTexts, partRows, RECORD_COLUMNS, type RecordRows } from '../../../src/tracking/sqlite-part-rows';
+import { recordFromRow } from '../../../src/tracking/sqlite-rows';
 import type { TrackingRecord } from '../../../src/tracking/tracking-record';
 import { fullRecord } from './tracking-behaviour';
 
